@@ -1,0 +1,1 @@
+public enum ComputeInfo { public static let kernelFiles = EmbeddedKernels.sources.keys.sorted() }

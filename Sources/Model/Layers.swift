@@ -1,0 +1,142 @@
+import Compute
+
+/// y: [N, out] = x: [N, in] @ W: [in, out] + b: [out]
+struct Linear {
+    let w: Parameter
+    let b: Parameter
+    let input: Int, output: Int
+
+    init(_ store: ParameterStore, _ name: String, _ input: Int, _ output: Int, std: Double? = nil,
+         zeroInit: Bool = false, rng: inout ModelRNG) throws {
+        self.input = input
+        self.output = output
+        let s = std ?? 0.02
+        w = try store.make("\(name).weight", [input, output], zeroInit ? .zeros : .normal(std: s), decays: true, rng: &rng)
+        b = try store.make("\(name).bias", [output], .zeros, decays: false, rng: &rng)
+    }
+
+    func forward(_ be: any Backend, x: any DeviceBuffer, y: any DeviceBuffer, rows: Int) throws {
+        try be.gemm(m: rows, n: output, k: input, a: x, b: w.value, c: y)
+        try be.addBias(y, bias: b.value, rows: rows, cols: output)
+    }
+
+    /// Accumulates dW, db; writes dX (or skips it when dX is nil).
+    func backward(_ be: any Backend, x: any DeviceBuffer, dY: any DeviceBuffer, dX: (any DeviceBuffer)?,
+                  rows: Int, accumulateDX: Bool = false) throws {
+        // dW: [in, out] += x^T [in, N] @ dY [N, out]
+        try be.gemm(transA: true, m: input, n: output, k: rows, a: x, b: dY, beta: 1, c: w.grad)
+        try be.biasBackward(dY: dY, dBias: b.grad, rows: rows, cols: output)
+        if let dX {
+            // dX: [N, in] = dY [N, out] @ W^T
+            try be.gemm(transB: true, m: rows, n: input, k: output, a: dY, b: w.value,
+                        beta: accumulateDX ? 1 : 0, c: dX)
+        }
+    }
+}
+
+/// Row-wise LayerNorm over the last dimension with learned gain and shift.
+struct LayerNormLayer {
+    let gamma: Parameter
+    let beta: Parameter
+    let dim: Int
+    static let eps: Float = 1e-5
+
+    init(_ store: ParameterStore, _ name: String, _ dim: Int, rng: inout ModelRNG) throws {
+        self.dim = dim
+        gamma = try store.make("\(name).weight", [dim], .ones, decays: false, rng: &rng)
+        beta = try store.make("\(name).bias", [dim], .zeros, decays: false, rng: &rng)
+    }
+
+    func forward(_ be: any Backend, x: any DeviceBuffer, y: any DeviceBuffer, mean: any DeviceBuffer,
+                 rstd: any DeviceBuffer, rows: Int) throws {
+        try be.layerNorm(x: x, gamma: gamma.value, beta: beta.value, y: y, mean: mean, rstd: rstd,
+                         rows: rows, cols: dim, eps: Self.eps)
+    }
+
+    func backward(_ be: any Backend, x: any DeviceBuffer, mean: any DeviceBuffer, rstd: any DeviceBuffer,
+                  dY: any DeviceBuffer, dX: any DeviceBuffer, rows: Int) throws {
+        try be.layerNormBackward(x: x, gamma: gamma.value, mean: mean, rstd: rstd, dY: dY, dX: dX,
+                                 dGamma: gamma.grad, dBeta: beta.grad, rows: rows, cols: dim)
+    }
+}
+
+/// Pre-norm Transformer encoder layer: x += Attn(LN(x)); x += FFN(LN(x)).
+/// Activations for one batch (N = B * T rows) live in the workspace under this layer's prefix.
+struct EncoderLayer {
+    let ln1: LayerNormLayer, ln2: LayerNormLayer
+    let qkv: Linear, proj: Linear, fc1: Linear, fc2: Linear
+    let dim: Int, heads: Int, hidden: Int
+    let name: String
+
+    init(_ store: ParameterStore, _ name: String, dim: Int, heads: Int, ffnMult: Int, layers: Int,
+         rng: inout ModelRNG) throws {
+        self.name = name
+        self.dim = dim
+        self.heads = heads
+        hidden = dim * ffnMult
+        ln1 = try LayerNormLayer(store, "\(name).ln1", dim, rng: &rng)
+        qkv = try Linear(store, "\(name).attn.qkv", dim, 3 * dim, rng: &rng)
+        // GPT-2 style: residual projections scaled down with depth keep the stream's variance flat.
+        let residualStd = 0.02 / Double(2 * layers).squareRoot()
+        proj = try Linear(store, "\(name).attn.proj", dim, dim, std: residualStd, rng: &rng)
+        ln2 = try LayerNormLayer(store, "\(name).ln2", dim, rng: &rng)
+        fc1 = try Linear(store, "\(name).ffn.fc1", dim, hidden, rng: &rng)
+        fc2 = try Linear(store, "\(name).ffn.fc2", hidden, dim, std: residualStd, rng: &rng)
+    }
+
+    /// x: [B, T, D] -> y: [B, T, D]
+    func forward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, y: any DeviceBuffer,
+                 lengths: any DeviceBuffer, batch: Int, seq: Int) throws {
+        let n = batch * seq, D = dim
+        let h1 = try ws.get("\(name).h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
+        let qkvOut = try ws.get("\(name).qkv", n * 3 * D)
+        let probs = try ws.get("\(name).probs", batch * heads * seq * seq)
+        let att = try ws.get("\(name).att", n * D)
+        let x1 = try ws.get("\(name).x1", n * D)
+        let h2 = try ws.get("\(name).h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
+        let f1 = try ws.get("\(name).f1", n * hidden), g = try ws.get("\(name).g", n * hidden)
+        let f2 = try ws.get("\(name).f2", n * D)
+
+        try ln1.forward(be, x: x, y: h1, mean: m1, rstd: r1, rows: n)
+        try qkv.forward(be, x: h1, y: qkvOut, rows: n)
+        try be.attentionForward(qkv: qkvOut, lengths: lengths, probs: probs, out: att,
+                                batch: batch, seq: seq, heads: heads, headDim: D / heads)
+        try proj.forward(be, x: att, y: f2, rows: n)
+        try be.add(x, f2, x1, count: n * D)
+        try ln2.forward(be, x: x1, y: h2, mean: m2, rstd: r2, rows: n)
+        try fc1.forward(be, x: h2, y: f1, rows: n)
+        try be.gelu(f1, g, count: n * hidden)
+        try fc2.forward(be, x: g, y: f2, rows: n)
+        try be.add(x1, f2, y, count: n * D)
+    }
+
+    /// dY: [B, T, D] -> dX: [B, T, D] (dX may alias dY). Needs the forward's activations.
+    func backward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, dY: any DeviceBuffer,
+                  dX: any DeviceBuffer, batch: Int, seq: Int) throws {
+        let n = batch * seq, D = dim
+        let h1 = try ws.get("\(name).h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
+        let qkvOut = try ws.get("\(name).qkv", n * 3 * D)
+        let probs = try ws.get("\(name).probs", batch * heads * seq * seq)
+        let att = try ws.get("\(name).att", n * D)
+        let x1 = try ws.get("\(name).x1", n * D)
+        let h2 = try ws.get("\(name).h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
+        let f1 = try ws.get("\(name).f1", n * hidden), g = try ws.get("\(name).g", n * hidden)
+        let dg = try ws.get("bwd.dg", n * hidden), dh = try ws.get("bwd.dh", n * D)
+        let dx1 = try ws.get("bwd.dx1", n * D), dAtt = try ws.get("bwd.datt", n * D)
+        let dQKV = try ws.get("bwd.dqkv", n * 3 * D)
+
+        // FFN branch: y = x1 + fc2(gelu(fc1(ln2(x1))))
+        try fc2.backward(be, x: g, dY: dY, dX: dg, rows: n)
+        try be.geluBackward(x: f1, dY: dg, dX: dg, count: n * hidden)
+        try fc1.backward(be, x: h2, dY: dg, dX: dh, rows: n)
+        try ln2.backward(be, x: x1, mean: m2, rstd: r2, dY: dh, dX: dx1, rows: n)
+        try be.add(dx1, dY, dx1, count: n * D)
+        // Attention branch: x1 = x + proj(attn(qkv(ln1(x))))
+        try proj.backward(be, x: att, dY: dx1, dX: dAtt, rows: n)
+        try be.attentionBackward(qkv: qkvOut, probs: probs, dOut: dAtt, dQKV: dQKV,
+                                 batch: batch, seq: seq, heads: heads, headDim: D / heads)
+        try qkv.backward(be, x: h1, dY: dQKV, dX: dh, rows: n)
+        try ln1.backward(be, x: x, mean: m1, rstd: r1, dY: dh, dX: dX, rows: n)
+        try be.add(dX, dx1, dX, count: n * D)
+    }
+}

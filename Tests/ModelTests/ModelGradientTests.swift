@@ -1,0 +1,100 @@
+import Compute
+import XCTest
+@testable import Model
+
+/// Whole-model finite-difference check: every parameter tensor's gradient against a central
+/// difference of the full loss (answer + STOP + VQ terms), on fresh random weights and questions.
+final class ModelGradientTests: XCTestCase {
+    static let digitIds: [Int32] = (0..<10).map { Int32(3 + $0) }
+
+    /// Random questions shaped like the tokenizer's output: CLS, words, and up to three numbers.
+    static func randomBatch(size: Int, seq: Int, vocab: Int, rng: inout ModelRNG, yesNoOnly: Bool = false) -> ModelBatch {
+        var tokens = [Int32](repeating: 0, count: size * seq), places = tokens, slots = tokens
+        var lengths: [Int32] = [], targets: [ModelTarget] = []
+        for b in 0..<size {
+            var t = 0
+            func put(_ tok: Int32, _ place: Int32 = 0, _ slot: Int32 = 0) {
+                guard t < seq else { return }
+                tokens[b * seq + t] = tok; places[b * seq + t] = place; slots[b * seq + t] = slot; t += 1
+            }
+            put(1)
+            let numbers = 2 + Int(rng.next() % 2)
+            for k in 1...numbers {
+                put(Int32(13 + rng.next() % UInt64(vocab - 13)))
+                let value = Int(rng.next() % 120)
+                let digits = String(value).compactMap { $0.wholeNumberValue }
+                for (i, d) in digits.enumerated() { put(digitIds[d], Int32(digits.count - i), Int32(k)) }
+            }
+            put(Int32(13 + rng.next() % UInt64(vocab - 13)))
+            lengths.append(Int32(t))
+            targets.append(yesNoOnly || rng.next() % 2 == 0 ? .yesNo(rng.next() % 2 == 0) : .number(Int(rng.next() % 130)))
+        }
+        return ModelBatch(size: size, seq: seq, tokens: tokens, places: places, slots: slots, lengths: lengths, targets: targets)
+    }
+
+    func testWholeModelGradients() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var rng = ModelRNG(seed: seed)
+        var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
+        cfg.maxLen = 16; cfg.dModel = 16; cfg.heads = 2; cfg.layers = 2; cfg.codes = 4; cfg.codeDim = 4
+        cfg.controllerHidden = 12
+        let be = CPUBackend(threads: 1)
+        let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
+        model.exactGradients = true
+        let batch = Self.randomBatch(size: 6, seq: 16, vocab: 24, rng: &rng)
+        let settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5)
+
+        func loss() throws -> (Double, [[Int32]]) {
+            let (stats, _) = try model.forward(batch, loss: settings)
+            return (stats.loss, stats.codeIndices)
+        }
+        let (_, baseCodes) = try loss()
+        try model.params.zeroGrads()
+        try model.backward()
+        var checked = 0
+        for p in model.params.all {
+            let g = try be.download(p.grad)
+            let x0 = try be.download(p.value)
+            var done = false
+            for _ in 0..<4 where !done {
+                let v = (0..<p.count).map { _ in Float(rng.normal()) }
+                let eps: Float = 3e-3
+                try be.upload(zip(x0, v).map { $0 + eps * $1 }, to: p.value)
+                let (lp, cp) = try loss()
+                try be.upload(zip(x0, v).map { $0 - eps * $1 }, to: p.value)
+                let (lm, cm) = try loss()
+                try be.upload(x0, to: p.value)
+                // A step that moves any question to another code crosses a VQ discontinuity.
+                guard cp == baseCodes, cm == baseCodes else { continue }
+                let analytic = zip(g, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                let numeric = (lp - lm) / Double(2 * eps)
+                let err = abs(numeric - analytic) / max(1e-2, abs(numeric) + abs(analytic))
+                XCTAssertLessThan(err, 5e-2, "\(p.name): analytic \(analytic) numeric \(numeric) (seed \(seed))")
+                done = true
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, model.params.all.count * 3 / 4, "too few tensors checked (seed \(seed))")
+    }
+
+    func testTypedOpsAreExactOnDigits() {
+        var rng = ModelRNG(seed: UInt64.random(in: 0...UInt64.max))
+        for _ in 0..<2000 {
+            let a = Int(rng.next() % 1000), b = Int(rng.next() % 1000)
+            let da = Digits(a, places: 4)!, db = Digits(b, places: 4)!
+            XCTAssertEqual(da.value, a)
+            XCTAssertEqual(UnaryOp.successor.apply(da)?.value, a + 1)
+            XCTAssertEqual(UnaryOp.predecessor.apply(da)?.value, a == 0 ? nil : a - 1)
+            XCTAssertEqual(UnaryOp.add2.apply(da)?.value, a + 2)
+            XCTAssertEqual(UnaryOp.subtract2.apply(da)?.value, a < 2 ? nil : a - 2)
+            XCTAssertEqual(Relation.greater.holds(da, db), a > b)
+            XCTAssertEqual(Relation.smaller.holds(da, db), a < b)
+            XCTAssertEqual(Relation.equal.holds(da, db), a == b)
+            XCTAssertEqual(Relation.sameParity.holds(da, db), a % 2 == b % 2)
+            XCTAssertEqual(Relation.sameTens.holds(da, db), (a / 10) % 10 == (b / 10) % 10)
+            XCTAssertEqual(Relation.sameOnes.holds(da, db), a % 10 == b % 10)
+            XCTAssertEqual(Relation.makesTen.holds(da, db), a % 10 + b % 10 == 10)
+        }
+        XCTAssertNil(Digits(9999, places: 4)!.adding(1), "overflow past the places held must be nil")
+    }
+}
