@@ -41,6 +41,7 @@ public struct StepStats: Sendable {
     public var count: Int = 0
     /// Code indices chosen per VQ head (P heads then S stages), [B] each.
     public var codeIndices: [[Int32]] = []
+    public init() {}
 }
 
 /// The concept model: encoder -> multi-VQ bottleneck -> controller picking typed ops -> decoder.

@@ -1,0 +1,196 @@
+import Curriculum
+import Foundation
+import Model
+
+public struct Tally: Codable, Equatable, Sendable {
+    public var correct = 0
+    public var total = 0
+    public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+    mutating func add(_ ok: Bool) { total += 1; if ok { correct += 1 } }
+}
+
+/// One question, what the model said, and whether it was right.
+public struct ScoredQuestion: Sendable {
+    public var question: Question
+    public var prediction: Prediction
+    public var correct: Bool { prediction.answer == question.answer }
+}
+
+/// The original project's report for one set of questions.
+public struct SplitReport: Codable, Sendable {
+    public var overall: Double
+    public var correct: Int
+    public var total: Int
+    public var concepts: [String: Tally]
+    /// Yes/no accuracy when answering yes iff p(yes) >= threshold, for 0.4, 0.5, 0.6.
+    public var thresholds: [String: Double]
+    public var bestThreshold: Double
+    public var bestThresholdAccuracy: Double
+    /// greater/smaller questions with |a - b| <= 1, and the rest.
+    public var close: Tally
+    public var far: Tally
+    public var samples: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case overall, correct, total, concepts, thresholds, bestThreshold = "best_threshold"
+        case bestThresholdAccuracy = "best_threshold_accuracy", close, far, samples
+    }
+
+    public init(_ scored: [ScoredQuestion], samples sampleCount: Int = 6) {
+        var concepts: [String: Tally] = [:]
+        var all = Tally(), close = Tally(), far = Tally()
+        for s in scored {
+            concepts[s.question.concept.rawValue, default: Tally()].add(s.correct)
+            all.add(s.correct)
+            if s.question.concept == .greater || s.question.concept == .smaller, s.question.operands.count == 2 {
+                let d = abs(s.question.operands[0] - s.question.operands[1])
+                if d <= 1 { close.add(s.correct) } else { far.add(s.correct) }
+            }
+        }
+        let yesNo = scored.filter { $0.question.answer.isYesNo }
+        func accuracy(at t: Double) -> Double {
+            guard !yesNo.isEmpty else { return 0 }
+            let ok = yesNo.filter { s in
+                !s.prediction.isNumber && ((Double(s.prediction.pYes) >= t) == (s.question.answer == .yes))
+            }.count
+            return Double(ok) / Double(yesNo.count)
+        }
+        var thresholds: [String: Double] = [:]
+        for t in [0.4, 0.5, 0.6] { thresholds[String(format: "%.1f", t)] = accuracy(at: t) }
+        var best = (0.5, accuracy(at: 0.5))
+        for i in 0...30 {
+            let t = 0.35 + Double(i) * 0.01
+            let a = accuracy(at: t)
+            if a > best.1 { best = (t, a) }
+        }
+        overall = all.accuracy
+        correct = all.correct
+        total = all.total
+        self.concepts = concepts
+        self.thresholds = thresholds
+        bestThreshold = best.0
+        bestThresholdAccuracy = best.1
+        self.close = close
+        self.far = far
+        // Samples: the first few of each kind, wrong answers first so they are seen.
+        let ordered = scored.filter { !$0.correct } + scored.filter { $0.correct }
+        samples = ordered.prefix(sampleCount).map { s in
+            "\(s.question.text) -> \(s.prediction.answer.string) (expected \(s.question.answer.string))\(s.correct ? "" : "  WRONG")"
+        }
+    }
+}
+
+/// Eval of every split: the per-split reports, and totals over all of them.
+public struct EvalReport: Codable, Sendable {
+    public var overall: Double
+    public var concepts: [String: Tally]
+    public var splits: [String: SplitReport]
+
+    /// Mean accuracy over the held-out splits (held-out numbers and phrasings): what `best` tracks.
+    public var heldoutScore: Double {
+        let keys = ["heldout", "phrasing"].filter { splits[$0] != nil }
+        guard !keys.isEmpty else { return overall }
+        return keys.map { splits[$0]!.overall }.reduce(0, +) / Double(keys.count)
+    }
+
+    public init(splits: [String: SplitReport]) {
+        self.splits = splits
+        var concepts: [String: Tally] = [:]
+        var all = Tally()
+        for r in splits.values {
+            for (k, v) in r.concepts {
+                concepts[k, default: Tally()].correct += v.correct
+                concepts[k, default: Tally()].total += v.total
+            }
+            all.correct += r.correct
+            all.total += r.total
+        }
+        self.concepts = concepts
+        overall = all.accuracy
+    }
+
+    public func json() throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: try enc.encode(self), as: UTF8.self)
+    }
+
+    static let splitTitles = [
+        "train": "train numbers, train phrasings",
+        "heldout": "held-out numbers (never trained on)",
+        "phrasing": "held-out phrasings (never trained on)",
+        "ood": "out-of-range numbers",
+        "questions": "questions file",
+    ]
+
+    /// The human-readable report.
+    public func text() -> String {
+        var out = ""
+        let order = ["train", "heldout", "phrasing", "ood", "questions"].filter { splits[$0] != nil }
+            + splits.keys.sorted().filter { !["train", "heldout", "phrasing", "ood", "questions"].contains($0) }
+        for name in order {
+            let r = splits[name]!
+            out += "== \(name): \(Self.splitTitles[name] ?? name) ==\n"
+            out += String(format: "overall accuracy %.4f (%d/%d)\n", r.overall, r.correct, r.total)
+            out += "concept          correct/total  accuracy\n"
+            for c in Concept.allCases.map(\.rawValue) + r.concepts.keys.sorted().filter({ Concept(rawValue: $0) == nil }) {
+                guard let t = r.concepts[c] else { continue }
+                let name = c.padding(toLength: max(15, c.count), withPad: " ", startingAt: 0)
+                out += "  " + name + String(format: "%6d/%-6d  %.4f\n", t.correct, t.total, t.accuracy)
+            }
+            let th = ["0.4", "0.5", "0.6"].map { "p>=\($0): " + String(format: "%.4f", r.thresholds[$0] ?? 0) }
+            out += "yes/no at thresholds: " + th.joined(separator: "  ")
+                + String(format: "  best %.2f: %.4f\n", r.bestThreshold, r.bestThresholdAccuracy)
+            if r.close.total + r.far.total > 0 {
+                out += String(format: "greater/smaller close |a-b|<=1: %.4f (%d/%d)  far: %.4f (%d/%d)\n",
+                              r.close.accuracy, r.close.correct, r.close.total, r.far.accuracy, r.far.correct, r.far.total)
+            }
+            out += "samples:\n" + r.samples.map { "  " + $0 }.joined(separator: "\n") + "\n\n"
+        }
+        out += String(format: "ALL SPLITS overall %.4f\n", overall)
+        return out
+    }
+}
+
+/// Runs a model over questions in batches, argmax program at every step (eval mode).
+public struct Evaluator {
+    public let model: ConceptModel
+    public let batcher: Batcher
+    public var batchSize = 256
+
+    public init(model: ConceptModel, batcher: Batcher) {
+        self.model = model
+        self.batcher = batcher
+    }
+
+    public func score(_ questions: [Question]) throws -> [ScoredQuestion] {
+        var out: [ScoredQuestion] = []
+        out.reserveCapacity(questions.count)
+        var i = 0
+        while i < questions.count {
+            let chunk = Array(questions[i..<min(questions.count, i + batchSize)])
+            let batch = try batcher.batch(chunk, withTargets: false)
+            let (_, preds) = try model.forward(batch, hard: true)
+            for (q, p) in zip(chunk, preds) { out.append(ScoredQuestion(question: q, prediction: p)) }
+            i += chunk.count
+        }
+        return out
+    }
+
+    /// The fixed eval set of each split: `perConcept` questions per concept, from a seed that
+    /// does not depend on training, so every checkpoint of a run is scored on the same questions.
+    public static func evalSet(generator: LessonGenerator, split: Split, perConcept: Int, seed: UInt64) -> [Question] {
+        var rng = SplitMix64(seed: seed ^ 0x4556_414C_0000_0000 ^ UInt64(Split.allCases.firstIndex(of: split)!))
+        return generator.generate(split: split, count: perConcept * Concept.allCases.count, rng: &rng)
+    }
+
+    public func report(generator: LessonGenerator, perConcept: Int, seed: UInt64,
+                       splits: [Split] = Split.allCases) throws -> EvalReport {
+        var reports: [String: SplitReport] = [:]
+        for split in splits where generator.canGenerate(split) {
+            let qs = Self.evalSet(generator: generator, split: split, perConcept: perConcept, seed: seed)
+            reports[split.rawValue] = SplitReport(try score(qs))
+        }
+        return EvalReport(splits: reports)
+    }
+}

@@ -1,0 +1,197 @@
+import Compute
+import Curriculum
+import Foundation
+import Model
+
+/// One line of the metrics log (JSONL in the run folder).
+public struct MetricsLine: Codable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var answerLoss: Double
+    public var vqLoss: Double
+    public var stopLoss: Double
+    public var accuracy: Double
+    public var lr: Float
+    public var gradNorm: Float
+    /// Fraction of codes used in the last window, per VQ codebook (heads then stages).
+    public var vqUtilisation: [Double]
+    public var vqPerplexity: [Double]
+    public var examplesPerSecond: Double
+    public var microBatch: Int
+}
+
+/// A training run: model, optimizer, data stream and everything needed to resume it exactly.
+public final class Trainer {
+    public let options: TrainOptions
+    public let backend: any Backend
+    public let generator: LessonGenerator
+    public let tokenizer: Tokenizer
+    public let batcher: Batcher
+    public let model: ConceptModel
+    public let optimizer: AdamW
+    public let schedule: LRSchedule
+    public internal(set) var step = 0
+    public internal(set) var bestScore = -1.0
+    var dataRNG: SplitMix64
+    var modelRNG: ModelRNG
+    /// Code usage counts since the last dead-code restart, per codebook.
+    var usage: [[Int]]
+    /// VQ health of the last finished restart window, for the log.
+    var lastHealth: (utilisation: [Double], perplexity: [Double])?
+    /// Current micro-batch (shrinks on out-of-memory).
+    public internal(set) var microBatch: Int
+    public var runDir: URL { URL(fileURLWithPath: options.saveDir) }
+    /// Where log lines go (the CLI prints them; tests keep them quiet).
+    public var log: (String) -> Void = { print($0) }
+    public var progress: ProgressReporter?
+
+    public init(options: TrainOptions, backend: any Backend) throws {
+        try options.validate()
+        self.options = options
+        self.backend = backend
+        generator = LessonGenerator(config: options.lessonConfig)
+        tokenizer = Tokenizer.build(from: generator)
+        let needed = generator.maxQuestionTokens
+        guard needed <= options.maxLen else {
+            throw CheckpointError("questions need up to \(needed) tokens but --max_len is \(options.maxLen); raise --max_len")
+        }
+        batcher = Batcher(tokenizer: tokenizer, maxLen: options.maxLen)
+        model = try ConceptModel(config: options.modelConfig(vocabulary: tokenizer.vocabulary), backend: backend,
+                                 seed: options.seed)
+        optimizer = try AdamW(params: model.params, weightDecay: options.weightDecay, clipNorm: options.clipNorm,
+                              emaDecay: options.emaDecay)
+        schedule = LRSchedule(kind: options.sched, baseLR: options.lr, minLR: options.minLR,
+                              warmupSteps: Int(Float(options.steps) * options.warmupRatio), totalSteps: options.steps)
+        dataRNG = SplitMix64(seed: options.seed).derived(0x5452_4149)  // "TRAI"
+        modelRNG = ModelRNG(seed: options.seed ^ 0x5651_5F52_4553_5452)
+        usage = Array(repeating: Array(repeating: 0, count: options.codes), count: options.vqHeads + options.vqStages)
+        microBatch = options.microBatch > 0 ? min(options.microBatch, options.batchSize) : options.batchSize
+    }
+
+    // MARK: one step
+
+    /// One optimizer step over `batchSize` fresh questions, in micro-batches of `microBatch`.
+    @discardableResult
+    public func trainStep() throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
+        let questions = generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
+        let batch = try batcher.batch(questions)
+        try model.params.zeroGrads()
+        var total = StepStats()
+        var lo = 0
+        while lo < batch.size {
+            let hi = min(batch.size, lo + microBatch)
+            let part = batch.slice(lo, hi)
+            let weight = Float(hi - lo) / Float(batch.size)
+            let (stats, _) = try model.forward(part, loss: options.lossSettings, lossScale: weight)
+            try model.backward()
+            let w = Double(weight)
+            total.loss += stats.loss * w
+            total.answerLoss += stats.answerLoss * w
+            total.vqLoss += stats.vqLoss * w
+            total.stopLoss += stats.stopLoss * w
+            total.correct += stats.correct
+            total.count += stats.count
+            for (k, idx) in stats.codeIndices.enumerated() { for c in idx { usage[k][Int(c)] += 1 } }
+            lo = hi
+        }
+        step += 1
+        let lr = schedule.lr(step: step)
+        let norm = try optimizer.update(lr: lr)
+        if options.restartEvery > 0 && step % options.restartEvery == 0 {
+            lastHealth = vqHealth()
+            _ = try model.restartDeadCodes(usage: usage, batch: batch.slice(0, min(batch.size, microBatch)),
+                                           rng: &modelRNG)
+            usage = usage.map { Array(repeating: 0, count: $0.count) }
+        }
+        return (total, norm, lr)
+    }
+
+    func vqHealth() -> (utilisation: [Double], perplexity: [Double]) {
+        var util: [Double] = [], ppl: [Double] = []
+        for counts in usage {
+            let n = Double(counts.reduce(0, +))
+            util.append(Double(counts.filter { $0 > 0 }.count) / Double(max(1, counts.count)))
+            var h = 0.0
+            if n > 0 { for c in counts where c > 0 { let p = Double(c) / n; h -= p * Foundation.log(p) } }
+            ppl.append(exp(h))
+        }
+        return (util, ppl)
+    }
+
+    // MARK: the loop
+
+    /// Trains to `options.steps`, logging, checkpointing and keeping `best` by held-out accuracy.
+    public func train() throws {
+        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        let metricsURL = runDir.appendingPathComponent("metrics.jsonl")
+        if !FileManager.default.fileExists(atPath: metricsURL.path) {
+            _ = FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+        }
+        let metrics = try FileHandle(forWritingTo: metricsURL)
+        defer { try? metrics.close() }
+        try metrics.seekToEnd()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var windowStart = Date()
+        var windowExamples = 0
+        var acc = StepStats()
+        progress?.start(total: options.steps, at: step)
+        while step < options.steps {
+            let (stats, norm, lr) = try trainStep()
+            windowExamples += stats.count
+            acc.loss += stats.loss; acc.answerLoss += stats.answerLoss; acc.vqLoss += stats.vqLoss
+            acc.stopLoss += stats.stopLoss; acc.correct += stats.correct; acc.count += stats.count
+            progress?.update(step: step, loss: stats.loss, accuracy: Double(stats.correct) / Double(max(1, stats.count)))
+            if options.logEvery > 0 && (step % options.logEvery == 0 || step == options.steps) {
+                let elapsed = Date().timeIntervalSince(windowStart)
+                // Usage restarts every `restartEvery` steps; right after a reset, show the full window.
+                let health = usage.allSatisfy({ $0.allSatisfy { $0 == 0 } }) ? (lastHealth ?? vqHealth()) : vqHealth()
+                let n = Double(acc.count) / Double(options.batchSize)
+                let line = MetricsLine(step: step, loss: acc.loss / n, answerLoss: acc.answerLoss / n, vqLoss: acc.vqLoss / n,
+                                       stopLoss: acc.stopLoss / n, accuracy: Double(acc.correct) / Double(max(1, acc.count)),
+                                       lr: lr, gradNorm: norm, vqUtilisation: health.utilisation,
+                                       vqPerplexity: health.perplexity,
+                                       examplesPerSecond: Double(windowExamples) / max(1e-9, elapsed), microBatch: microBatch)
+                var data = try encoder.encode(line)
+                data.append(0x0A)
+                try metrics.write(contentsOf: data)
+                if progress?.isInteractive != true {
+                    log(String(format: "step %d/%d loss %.4f (answer %.4f vq %.4f stop %.4f) acc %.3f lr %.2e |g| %.2f vq-util %@ ex/s %.0f",
+                               step, options.steps, line.loss, line.answerLoss, line.vqLoss, line.stopLoss, line.accuracy,
+                               lr, norm, health.utilisation.map { String(format: "%.2f", $0) }.joined(separator: ",") as NSString,
+                               line.examplesPerSecond))
+                }
+                acc = StepStats()
+                windowStart = Date()
+                windowExamples = 0
+            }
+            if options.ckptEvery > 0 && step % options.ckptEvery == 0 && step < options.steps {
+                try saveCheckpoints(periodic: true)
+            }
+        }
+        progress?.finish()
+        try saveCheckpoints(periodic: false)
+    }
+
+    /// Writes `latest`, the numbered checkpoint when periodic, and `best` when the EMA weights'
+    /// held-out accuracy improved.
+    public func saveCheckpoints(periodic: Bool) throws {
+        let score = try evaluate(perConcept: options.evalPerConcept, splits: [.heldout, .phrasing]).heldoutScore
+        let improved = score > bestScore
+        if improved { bestScore = score }
+        let file = try checkpoint()
+        try file.write(to: runDir.appendingPathComponent("latest.safetensors"))
+        if periodic { try file.write(to: runDir.appendingPathComponent(String(format: "step-%06d.safetensors", step))) }
+        if improved { try file.write(to: runDir.appendingPathComponent("best.safetensors")) }
+        log(String(format: "checkpoint at step %d: held-out accuracy (EMA) %.4f%@", step, score,
+                   (improved ? ", new best" : "") as NSString))
+    }
+
+    /// Evaluates the EMA weights (the live ones when EMA is off).
+    public func evaluate(perConcept: Int, splits: [Split] = Split.allCases) throws -> EvalReport {
+        try optimizer.swapEMA()
+        defer { try? optimizer.swapEMA() }
+        return try Evaluator(model: model, batcher: batcher).report(generator: generator, perConcept: perConcept,
+                                                                     seed: options.seed, splits: splits)
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Curriculum
+import Foundation
+import Model
+import Training
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a checkpoint per concept and per split (EMA weights).")
+
+    @Option(help: "Checkpoint file (a .safetensors written by learner train).")
+    var checkpoint: String
+    @Option(name: .customLong("eval_batches"), help: "Batches of 13 questions per concept... per split: questions per concept = 8 x N.")
+    var evalBatches: Int = 25
+    @Option(help: "Score this JSONL questions file instead of the generated splits.")
+    var questions: String?
+    @Flag(help: "Print one JSON object instead of the text report.")
+    var json = false
+    @Flag(name: .customLong("live_weights"), help: "Use the live weights instead of the EMA weights.")
+    var liveWeights = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        guard evalBatches >= 1 else { throw ValidationError("--eval_batches \(evalBatches) must be at least 1") }
+        let backend = try deviceOptions.backend()
+        let (model, batcher, options, step) = try Checkpoint.loadModel(URL(fileURLWithPath: checkpoint), backend: backend,
+                                                                        ema: !liveWeights)
+        let evaluator = Evaluator(model: model, batcher: batcher)
+        let report: EvalReport
+        if let questions {
+            let qs = try QuestionFile.read(URL(fileURLWithPath: questions))
+            let unknown = batcher.tokenizer.unknownWords(in: qs)
+            if !unknown.isEmpty {
+                let list = unknown.sorted { $0.value > $1.value }.prefix(10).map { "\($0.key) (\($0.value))" }
+                FileHandle.standardError.write(Data("note: \(unknown.count) unknown words read as [UNK]: \(list.joined(separator: ", "))\n".utf8))
+            }
+            report = EvalReport(splits: ["questions": SplitReport(try evaluator.score(qs))])
+        } else {
+            let generator = LessonGenerator(config: options.lessonConfig)
+            report = try evaluator.report(generator: generator, perConcept: 8 * evalBatches, seed: options.seed)
+        }
+        if json {
+            print(try report.json())
+        } else {
+            print("checkpoint \(checkpoint) (step \(step)) on \(backend.description)\n")
+            print(report.text(), terminator: "")
+        }
+    }
+}
+
+struct AskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Answer one question with a checkpoint.")
+
+    @Option(help: "Checkpoint file.")
+    var checkpoint: String
+    @Argument(help: "The question, e.g. \"Is 7 greater than 6?\"")
+    var question: String
+    @Flag(help: "Print the reasoning ops chosen step by step and the VQ codes used.")
+    var explain = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        let backend = try deviceOptions.backend()
+        let (model, batcher, _, _) = try Checkpoint.loadModel(URL(fileURLWithPath: checkpoint), backend: backend)
+        let encoded = batcher.tokenizer.encode(question, maxLength: batcher.maxLen)
+        if encoded.truncated {
+            throw ValidationError("the question is longer than the model's \(batcher.maxLen) tokens")
+        }
+        if !encoded.unknownWords.isEmpty {
+            FileHandle.standardError.write(Data("note: unknown words read as [UNK]: \(encoded.unknownWords.joined(separator: ", "))\n".utf8))
+        }
+        let q = Question(text: question, answer: .no, concept: .equality, operands: [], split: .train, template: 0)
+        let (_, preds) = try model.forward(try batcher.batch([q], withTargets: false), hard: true)
+        let p = preds[0]
+        if p.isNumber {
+            print(p.number)
+        } else {
+            print(String(format: "%@ (p(yes) = %.3f)", (p.yes ? "yes" : "no") as NSString, p.pYes))
+        }
+        if explain {
+            let t = p.trace
+            let a = t.operandA.map(String.init) ?? "none"
+            let b = t.operandB.map(String.init) ?? "none"
+            print("step 1: A = number \(t.slotA + 1) in the question (\(a)); \(t.unary.name)(A)")
+            if p.isNumber {
+                print(String(format: "STOP (p = %.3f): answer the number", t.pStop))
+            } else {
+                print(String(format: "step 2: B = number %d (%@); %@(%@(A), B)  [STOP p = %.3f]", t.slotB + 1, b as NSString,
+                             t.relation.name as NSString, t.unary.name as NSString, t.pStop))
+            }
+            print("VQ codes (heads, then residual stages): \(t.codes.map(String.init).joined(separator: " "))")
+        }
+    }
+}

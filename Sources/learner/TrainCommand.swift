@@ -1,0 +1,134 @@
+import ArgumentParser
+import Compute
+import Curriculum
+import Foundation
+import Model
+import Training
+
+/// Flags shared by every command that runs the model.
+struct DeviceOptions: ParsableArguments {
+    @Option(help: "Compute device: auto, cpu, opencl, or opencl:P.D (platform P, device D).")
+    var device = "auto"
+
+    @Option(help: "CPU threads for the CPU backend (default: all cores).")
+    var threads: Int?
+
+    func backend() throws -> any Backend {
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads) must be at least 1") }
+        let (backend, notice) = try selectBackend(device, threads: threads)
+        if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
+        return backend
+    }
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a concept model on generated Grade 1 lessons.",
+        discussion: "Flags given after --preset override it. The original Concept Learner's flags keep their names.")
+
+    @Option(help: "Start from a preset: quick (minutes on a laptop CPU) or original (the original project's sizes).")
+    var preset: String?
+    @Option(name: .customLong("steps")) var steps: Int?
+    @Option(name: .customLong("batch_size")) var batchSize: Int?
+    @Option(name: .customLong("micro_batch"), help: "Questions per forward pass; gradients accumulate to --batch_size.") var microBatch: Int?
+    @Option(name: .customLong("d_model")) var dModel: Int?
+    @Option(name: .customLong("layers")) var layers: Int?
+    @Option(name: .customLong("heads")) var heads: Int?
+    @Option(name: .customLong("codes"), help: "Codes per VQ codebook.") var codes: Int?
+    @Option(name: .customLong("save_dir")) var saveDir: String?
+    @Option(name: .customLong("ckpt_every")) var ckptEvery: Int?
+    @Option(name: .customLong("log_every")) var logEvery: Int?
+    @Option(name: .customLong("lr")) var lr: Float?
+    @Option(name: .customLong("sched"), help: "cosine or constant.") var sched: String?
+    @Option(name: .customLong("warmup_ratio")) var warmupRatio: Float?
+    @Option(name: .customLong("min_lr")) var minLR: Float?
+    @Option(name: .customLong("ema_decay")) var emaDecay: Float?
+    @Option(name: .customLong("weight_decay")) var weightDecay: Float?
+    @Option(name: .customLong("label_smoothing")) var labelSmoothing: Float?
+    @Option(name: .customLong("lambda_vq")) var lambdaVQ: Float?
+    @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
+    @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
+    @Option(name: .customLong("seed")) var seed: UInt64?
+    @Option(name: .customLong("max_number")) var maxNumber: Int?
+    @Option(name: .customLong("train_range"), help: "Numbers to train on, A-B.") var trainRange: String?
+    @Option(name: .customLong("ood_range"), help: "Out-of-range numbers for the ood split, A-B.") var oodRange: String?
+    @Option(name: .customLong("template_holdout"), help: "Hold out phrasings: true or false.") var templateHoldout: Bool?
+    @Option(name: .customLong("resume"), help: "Checkpoint to continue from (bit-identical on the CPU backend).") var resume: String?
+    @Flag(name: .customLong("base10"), help: "Accepted for compatibility: numbers are always base 10.") var base10 = false
+    @Flag(name: .customLong("amp"), help: "Mixed precision (comes with the OpenCL work; refused for now).") var amp = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func apply(to o: inout TrainOptions) throws {
+        if let steps { o.steps = steps }
+        if let batchSize { o.batchSize = batchSize }
+        if let microBatch { o.microBatch = microBatch }
+        if let dModel { o.dModel = dModel }
+        if let layers { o.layers = layers }
+        if let heads { o.heads = heads }
+        if let codes { o.codes = codes }
+        if let saveDir { o.saveDir = saveDir }
+        if let ckptEvery { o.ckptEvery = ckptEvery }
+        if let logEvery { o.logEvery = logEvery }
+        if let lr { o.lr = lr }
+        if let sched {
+            guard let k = LRScheduleKindParser.parse(sched) else {
+                throw ValidationError("--sched '\(sched)' is not a schedule; expected cosine or constant")
+            }
+            o.sched = k
+        }
+        if let warmupRatio { o.warmupRatio = warmupRatio }
+        if let minLR { o.minLR = minLR }
+        if let emaDecay { o.emaDecay = emaDecay }
+        if let weightDecay { o.weightDecay = weightDecay }
+        if let labelSmoothing { o.labelSmoothing = labelSmoothing }
+        if let lambdaVQ { o.lambdaVQ = lambdaVQ }
+        if let lambdaStop { o.lambdaStop = lambdaStop }
+        if let clip { o.clipNorm = clip }
+        if let seed { o.seed = seed }
+        if let maxNumber { o.maxNumber = maxNumber }
+        if let trainRange { o.trainRange = try parseRange(trainRange, flag: "--train_range") }
+        if let oodRange { o.oodRange = try parseRange(oodRange, flag: "--ood_range") }
+        if let templateHoldout { o.templateHoldout = templateHoldout }
+    }
+
+    func run() throws {
+        if amp {
+            throw ValidationError("--amp needs the OpenCL mixed-precision path, which is not built yet; train without --amp")
+        }
+        let backend = try deviceOptions.backend()
+        let trainer: Trainer
+        if let resume {
+            let url = URL(fileURLWithPath: resume)
+            trainer = try Trainer.resume(from: url, backend: backend) { o in
+                // Only what leaves the maths alone may change on resume.
+                if let steps { o.steps = steps }
+                if let saveDir { o.saveDir = saveDir }
+                if let ckptEvery { o.ckptEvery = ckptEvery }
+                if let logEvery { o.logEvery = logEvery }
+            }
+            print("resuming \(resume) at step \(trainer.step) of \(trainer.options.steps)")
+        } else {
+            var o = try preset.map { try TrainOptions.preset($0) } ?? TrainOptions()
+            try apply(to: &o)
+            trainer = try Trainer(options: o, backend: backend)
+        }
+        trainer.progress = ProgressReporter()
+        let o = trainer.options
+        print("training on \(backend.description): \(trainer.model.params.totalCount) parameters, d_model \(o.dModel), "
+              + "batch \(o.batchSize), \(o.steps) steps, run folder \(o.saveDir)")
+        try trainer.train()
+        print(String(format: "done: best held-out accuracy (EMA) %.4f; checkpoints in %@", trainer.bestScore, o.saveDir as NSString))
+    }
+}
+
+enum LRScheduleKindParser {
+    static func parse(_ s: String) -> LRSchedule.Kind? { LRSchedule.Kind(rawValue: s) }
+}
+
+func parseRange(_ text: String, flag: String) throws -> ClosedRange<Int> {
+    guard let range = LessonConfig.parseRange(text) else {
+        throw ValidationError("\(flag) '\(text)' is not a range; expected A-B with 0 <= A <= B, e.g. 0-99")
+    }
+    return range
+}

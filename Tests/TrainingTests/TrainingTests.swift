@@ -1,0 +1,131 @@
+import Compute
+import Curriculum
+import Foundation
+import Model
+import XCTest
+@testable import Training
+
+final class TrainingTests: XCTestCase {
+    static func tinyOptions(seed: UInt64, dir: String) -> TrainOptions {
+        var o = TrainOptions.quick
+        o.dModel = 16; o.heads = 2; o.batchSize = 24; o.steps = 8; o.codes = 8; o.codeDim = 8
+        o.controllerHidden = 16; o.seed = seed; o.saveDir = dir; o.evalPerConcept = 4
+        o.restartEvery = 3; o.logEvery = 0; o.ckptEvery = 0; o.warmupRatio = 0.25
+        return o
+    }
+
+    func tempDir() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cl-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    /// 2N steps straight and N steps + checkpoint + resume + N steps give bitwise-equal weights,
+    /// optimizer state and losses (dead-code restarts and EMA included).
+    func testResumeIsBitIdentical() throws {
+        let dir = try tempDir()
+        let seed = UInt64.random(in: 1...UInt64.max)
+        let be = CPUBackend(threads: 2)
+        let straight = try Trainer(options: Self.tinyOptions(seed: seed, dir: dir.path), backend: be)
+        var lossesA: [Double] = []
+        for _ in 0..<8 { lossesA.append(try straight.trainStep().stats.loss) }
+
+        let first = try Trainer(options: Self.tinyOptions(seed: seed, dir: dir.path), backend: be)
+        var lossesB: [Double] = []
+        for _ in 0..<4 { lossesB.append(try first.trainStep().stats.loss) }
+        let url = dir.appendingPathComponent("half.safetensors")
+        try first.checkpoint().write(to: url)
+        let resumed = try Trainer.resume(from: url, backend: be)
+        XCTAssertEqual(resumed.step, 4)
+        for _ in 0..<4 { lossesB.append(try resumed.trainStep().stats.loss) }
+
+        XCTAssertEqual(lossesA, lossesB, "losses differ after resume (seed \(seed))")
+        let a = try straight.model.params.snapshot(), b = try resumed.model.params.snapshot()
+        for (name, va) in a {
+            XCTAssertEqual(va.map(\.bitPattern), b[name]!.map(\.bitPattern), "\(name) differs bitwise (seed \(seed))")
+        }
+        let sa = try straight.optimizer.state(), sb = try resumed.optimizer.state()
+        for (name, va) in sa { XCTAssertEqual(va.map(\.bitPattern), sb[name]!.map(\.bitPattern), "\(name) differs") }
+    }
+
+    func testCorruptAndTruncatedCheckpointsGiveClearErrors() throws {
+        let dir = try tempDir()
+        let t = try Trainer(options: Self.tinyOptions(seed: 7, dir: dir.path), backend: CPUBackend(threads: 1))
+        try t.trainStep()
+        let url = dir.appendingPathComponent("c.safetensors")
+        try t.checkpoint().write(to: url)
+        let good = try Data(contentsOf: url)
+        XCTAssertNoThrow(try Checkpoint.loadModel(url, backend: CPUBackend(threads: 1)))
+
+        func expectError(_ data: Data, containing text: String, _ label: String) throws {
+            let bad = dir.appendingPathComponent("\(label).safetensors")
+            try data.write(to: bad)
+            XCTAssertThrowsError(try Checkpoint.loadModel(bad, backend: CPUBackend(threads: 1)), label) { error in
+                let msg = "\(error)"
+                XCTAssertTrue(msg.contains(text), "\(label): '\(msg)' lacks '\(text)'")
+                XCTAssertFalse(msg.contains("\n"), "\(label): error is not one line")
+            }
+            XCTAssertThrowsError(try Trainer.resume(from: bad, backend: CPUBackend(threads: 1)), label)
+        }
+        try expectError(good.prefix(good.count / 2), containing: "truncated", "truncated")
+        var flipped = good
+        flipped[flipped.count - 5] ^= 0xFF
+        try expectError(flipped, containing: "checksum", "flipped")
+        try expectError(Data("hello".utf8), containing: "too short", "tiny")
+        try expectError(Data(), containing: "too short", "empty")
+        XCTAssertThrowsError(try Checkpoint.loadModel(dir.appendingPathComponent("missing.safetensors"), backend: CPUBackend())) {
+            XCTAssertTrue("\($0)".contains("does not exist"))
+        }
+        // The good file is untouched by failed loads.
+        XCTAssertEqual(try Data(contentsOf: url), good)
+    }
+
+    /// The reasoner's typed ops must reach the answers: after a short training run, cutting the
+    /// reasoner out changes the model's answers on a large share of questions.
+    func testDisablingTheReasonerChangesAnswers() throws {
+        let dir = try tempDir()
+        var o = Self.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path)
+        o.steps = 200; o.batchSize = 64; o.dModel = 32; o.lr = 5e-3; o.restartEvery = 50
+        let t = try Trainer(options: o, backend: CPUBackend())
+        for _ in 0..<o.steps { try t.trainStep() }
+        let url = dir.appendingPathComponent("trained.safetensors")
+        try t.checkpoint().write(to: url)
+        let (model, batcher, options, _) = try Checkpoint.loadModel(url, backend: CPUBackend(), ema: false)
+        let generator = LessonGenerator(config: options.lessonConfig)
+        let qs = Evaluator.evalSet(generator: generator, split: .heldout, perConcept: 20, seed: 99)
+        let evaluator = Evaluator(model: model, batcher: batcher)
+        let on = try evaluator.score(qs)
+        model.reasonerEnabled = false
+        let off = try evaluator.score(qs)
+        let accOn = Double(on.filter(\.correct).count) / Double(qs.count)
+        let accOff = Double(off.filter(\.correct).count) / Double(qs.count)
+        let changed = zip(on, off).filter { $0.prediction.answer != $1.prediction.answer }.count
+        XCTAssertGreaterThan(accOn, 0.6, "the short run did not learn")
+        XCTAssertGreaterThan(Double(changed) / Double(qs.count), 0.2, "ablation changed only \(changed) of \(qs.count) answers")
+        XCTAssertLessThan(accOff, accOn - 0.15, "without the reasoner accuracy should drop (on \(accOn), off \(accOff))")
+    }
+
+    func testEvalJSONHasTheDocumentedShape() throws {
+        let dir = try tempDir()
+        let t = try Trainer(options: Self.tinyOptions(seed: 3, dir: dir.path), backend: CPUBackend(threads: 1))
+        let report = try t.evaluate(perConcept: 2)
+        let obj = try JSONSerialization.jsonObject(with: Data(try report.json().utf8)) as! [String: Any]
+        XCTAssertNotNil(obj["overall"] as? Double)
+        let concepts = obj["concepts"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(concepts.keys), Set(Concept.allCases.map(\.rawValue)))
+        XCTAssertEqual(concepts["greater"]?["total"] as? Int, 2 * (obj["splits"] as! [String: Any]).count)
+        let splits = obj["splits"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(splits.keys), ["train", "heldout", "phrasing", "ood"])
+        XCTAssertNotNil(splits["heldout"]?["concepts"] as? [String: Any])
+    }
+
+    func testBadOptionsAreRejectedWithOneLine() {
+        var o = TrainOptions.quick
+        o.dModel = 30; o.heads = 4
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--d_model 30")) }
+        o = .quick; o.lr = -1
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--lr")) }
+        XCTAssertThrowsError(try TrainOptions.preset("huge")) { XCTAssertTrue("\($0)".contains("unknown preset 'huge'")) }
+    }
+}
