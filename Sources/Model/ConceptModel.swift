@@ -6,8 +6,13 @@ public struct LossSettings: Sendable {
     public var labelSmoothing: Float = 0
     public var lambdaVQ: Float = 0.1
     public var lambdaStop: Float = 0.5
-    public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5) {
+    /// Weight of an entropy bonus on the controller's op choices. The trainer anneals it to zero:
+    /// early on it keeps every op in play, so a program that needs two ops together (add_2 then
+    /// equal) is found before the softmax saturates on a one-op approximation (same_parity).
+    public var lambdaEntropy: Float = 0
+    public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5, lambdaEntropy: Float = 0) {
         self.labelSmoothing = labelSmoothing; self.lambdaVQ = lambdaVQ; self.lambdaStop = lambdaStop
+        self.lambdaEntropy = lambdaEntropy
     }
 }
 
@@ -154,9 +159,15 @@ public final class ConceptModel {
         let ids = try ws.get("ids.tokens", N, .int32), posIds = try ws.get("ids.pos", N, .int32)
         let placeIds = try ws.get("ids.places", N, .int32), slotIds = try ws.get("ids.slots", N, .int32)
         let lengths = try ws.get("ids.lengths", B, .int32), clsIds = try ws.get("ids.cls", B, .int32)
-        try be.upload(batch.tokens, to: ids)
-        try be.upload((0..<N).map { Int32($0 % T) }, to: posIds)
-        try be.upload(batch.places.map { min(max($0, 0), Int32(cfg.places + 1)) }, to: placeIds)
+        if cfg.encoderSeesDigitValues {
+            try be.upload(batch.tokens, to: ids)
+            try be.upload(batch.places.map { min(max($0, 0), Int32(cfg.places + 1)) }, to: placeIds)
+        } else {
+            let digits = Set(cfg.digitTokenIds)
+            try be.upload(batch.tokens.map { digits.contains($0) ? cfg.digitTokenIds[0] : $0 }, to: ids)
+            try be.upload(batch.places.map { $0 > 0 ? Int32(1) : Int32(0) }, to: placeIds)
+        }
+        try be.upload(Self.wordPositions(batch), to: posIds)
         try be.upload(batch.slots.map { min(max($0, 0), Int32(cfg.slots + 1)) }, to: slotIds)
         try be.upload(batch.lengths.map { min(max($0, 1), Int32(T)) }, to: lengths)
         try be.upload((0..<B).map { Int32($0 * T) }, to: clsIds)
@@ -261,7 +272,7 @@ public final class ConceptModel {
         preds.reserveCapacity(B)
         var dOut = [Float](repeating: 0, count: B * outW)
         var gainGrad: Float = 0
-        var ansLoss = 0.0, stopLoss = 0.0
+        var ansLoss = 0.0, stopLoss = 0.0, entropyLoss = 0.0
         for b in 0..<B {
             let numbers = readNumbers(batch, row: b)
             let target = batch.targets?[b]
@@ -272,6 +283,7 @@ public final class ConceptModel {
             preds.append(Prediction(isNumber: r.isNumber, yes: r.yes, pYes: r.pYes, number: r.number, trace: trace))
             if let target {
                 ansLoss += Double(r.answerLoss) / Double(B)
+                entropyLoss -= Double(loss.lambdaEntropy * r.entropy) / Double(B)
                 stopLoss += Double(r.stopLoss) / Double(B)
                 switch target {
                 case let .yesNo(y): if !r.isNumber && r.yes == y { stats.correct += 1 }
@@ -284,11 +296,27 @@ public final class ConceptModel {
         stats.answerLoss = ansLoss
         stats.stopLoss = stopLoss * Double(loss.lambdaStop)
         stats.vqLoss = vqLoss * Double(loss.lambdaVQ)
-        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss
+        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss + entropyLoss
         saved = batch.targets == nil ? nil : Saved(batch: batch, z: zs, e: es, headIdx: headIdx, r: rs, es: ess,
                                                     stageIdx: stageIdx, dOut: dOut, gainGrad: gainGrad,
                                                     lossScaleVQ: loss.lambdaVQ * lossScale)
         return (stats, preds)
+    }
+
+    /// Position ids that count a whole number as one word: the words after a number sit at the
+    /// same positions whether it has two digits or three, so longer numbers shift nothing.
+    static func wordPositions(_ batch: ModelBatch) -> [Int32] {
+        var out = [Int32](repeating: 0, count: batch.size * batch.seq)
+        for b in 0..<batch.size {
+            var pos: Int32 = -1
+            for t in 0..<batch.seq {
+                let i = b * batch.seq + t
+                let continuesNumber = t > 0 && batch.slots[i] > 0 && batch.slots[i] == batch.slots[i - 1]
+                if !continuesNumber { pos += 1 }
+                out[i] = pos
+            }
+        }
+        return out
     }
 
     /// Digits of each number slot in question `row`, read from its digit tokens and their places.

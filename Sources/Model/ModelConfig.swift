@@ -18,6 +18,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var codes: Int = 16
     public var codeDim: Int = 16
     public var controllerHidden: Int = 64
+    /// When false the encoder sees every digit as one shared "digit" token with its number slot,
+    /// not its value or place: which concept is asked and which number is which operand never
+    /// depend on the numbers themselves, so held-out and out-of-range numbers read like trained
+    /// ones. The digit values go only to the typed reasoner, which computes on them exactly.
+    public var encoderSeesDigitValues = false
     /// Commitment weight inside the VQ loss.
     public var vqBeta: Float = 0.25
 

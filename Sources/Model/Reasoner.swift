@@ -19,6 +19,7 @@ enum Reasoner {
         var stopLoss: Float = 0
         var dLogits: [Float]
         var dGain: Float = 0
+        var entropy: Float = 0
     }
 
     static let floor: Float = 1e-4
@@ -160,7 +161,7 @@ enum Reasoner {
             var dpiA = gA.map { $0 * dP }
             let dpiB = gB.map { $0 * dP }
             var dwU = gU.map { $0 * dP }
-            let dwR = gR.map { $0 * dP }
+            var dwR = gR.map { $0 * dP }
             for i in 0..<NS where numbers[i] != nil {
                 for k in 0..<U {
                     guard let uik = u[i][k] else { continue }
@@ -169,6 +170,12 @@ enum Reasoner {
                     dpiA[i] += wU[k] * s
                     dwU[k] += piA[i] * s
                 }
+            }
+            // Entropy bonus -lambda * H(w): dH/dw_k = -(log w_k + 1).
+            if loss.lambdaEntropy > 0 {
+                for k in 0..<U where wU[k] > 0 { dwU[k] += loss.lambdaEntropy * (logf(wU[k]) + 1) }
+                for r in 0..<R where wR[r] > 0 { dwR[r] += loss.lambdaEntropy * (logf(wR[r]) + 1) }
+                res.entropy = -(wU + wR).reduce(0) { $1 > 0 ? $0 + $1 * logf($1) : $0 }
             }
             for (off, grad) in [(oA, softmaxBackward(piA, dpiA)), (oB, softmaxBackward(piB, dpiB)),
                                 (oU, softmaxBackward(wU, dwU)), (oR, softmaxBackward(wR, dwR))] {

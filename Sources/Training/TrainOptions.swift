@@ -28,6 +28,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var lambdaVQ: Float = 0.1
     public var lambdaStop: Float = 0.5
     public var clipNorm: Float = 1.0
+    /// Entropy bonus on the op choices, annealed linearly to a fifth of itself at half the steps
+    /// and held there, so a saturated wrong op can still be unlearned late in training.
+    public var lambdaEntropy: Float = 0.05
     public var seed: UInt64 = 1
     public var saveDir = "runs/default"
     public var ckptEvery = 500
@@ -91,6 +94,14 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         LossSettings(labelSmoothing: labelSmoothing, lambdaVQ: lambdaVQ, lambdaStop: lambdaStop)
     }
 
+    /// Loss settings at 1-based step `step` (the entropy bonus anneals).
+    public func lossSettings(step: Int) -> LossSettings {
+        var l = lossSettings
+        let half = max(1, steps / 2)
+        l.lambdaEntropy = lambdaEntropy * max(0.2, 1 - Float(step - 1) / Float(half))
+        return l
+    }
+
     public func validate() throws {
         func fail(_ s: String) -> CheckpointError { CheckpointError(s) }
         if steps < 1 { throw fail("--steps \(steps) must be at least 1") }
@@ -102,7 +113,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if !(emaDecay >= 0 && emaDecay < 1) { throw fail("--ema_decay \(emaDecay) must be in [0, 1)") }
         if !(weightDecay >= 0) { throw fail("--weight_decay \(weightDecay) must be >= 0") }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { throw fail("--label_smoothing \(labelSmoothing) must be in [0, 1)") }
-        if !(lambdaVQ >= 0) || !(lambdaStop >= 0) { throw fail("--lambda_vq and --lambda_stop must be >= 0") }
+        if !(lambdaVQ >= 0) || !(lambdaStop >= 0) || !(lambdaEntropy >= 0) {
+            throw fail("--lambda_vq, --lambda_stop and --lambda_entropy must be >= 0")
+        }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }
         if dModel < 1 || heads < 1 || dModel % heads != 0 {
             throw fail("--d_model \(dModel) must be a positive multiple of --heads \(heads)")

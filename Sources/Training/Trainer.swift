@@ -82,7 +82,7 @@ public final class Trainer {
             let hi = min(batch.size, lo + microBatch)
             let part = batch.slice(lo, hi)
             let weight = Float(hi - lo) / Float(batch.size)
-            let (stats, _) = try model.forward(part, loss: options.lossSettings, lossScale: weight)
+            let (stats, _) = try model.forward(part, loss: options.lossSettings(step: step + 1), lossScale: weight)
             try model.backward()
             let w = Double(weight)
             total.loss += stats.loss * w

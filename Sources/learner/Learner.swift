@@ -1,24 +1,65 @@
 import ArgumentParser
 import Compute
+import Foundation
 
 @main
 struct Learner: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "learner",
         abstract: "Teaches a small model school mathematics, one grade at a time.",
-        subcommands: [TrainCommand.self, EvalCommand.self, AskCommand.self, LessonsCommand.self, DevicesCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, AskCommand.self, LessonsCommand.self, DevicesCommand.self,
+                      BenchCommand.self])
 }
 
-/// Until the OpenCL backend lands, every request runs on the CPU backend.
-func selectBackend(_ device: String, threads: Int?) throws -> (any Backend, String?) {
-    switch device {
-    case "cpu": return (CPUBackend(threads: threads), nil)
-    case "auto": return (CPUBackend(threads: threads), "device auto: no OpenCL backend in this build; using the CPU backend")
-    default: throw ValidationError("--device \(device): only auto and cpu are available in this build")
-    }
+/// Parses --device and makes the backend; `auto` falls back to the CPU with a one-line notice.
+func selectBackend(_ device: String, threads: Int?, options: OpenCLBackend.Options = OpenCLBackend.Options())
+    throws -> (any Backend, String?) {
+    let request: DeviceRequest
+    do { request = try DeviceRequest(parsing: device) } catch { throw ValidationError("--device: \(error)") }
+    let made = try makeBackend(request, threads: threads, openCLOptions: options)
+    return (made.backend, made.notice)
 }
 
 struct DevicesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "devices", abstract: "List compute devices.")
-    func run() throws { print(CPUBackend().description) }
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List every OpenCL platform and device, and what --device auto picks and why.")
+
+    func run() throws {
+        print(DeviceReport().text)
+    }
+}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks (figures, not tests).", subcommands: [GemmBench.self])
+
+    struct GemmBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gemm", abstract: "GEMM GFLOP/s of the CPU backend and OpenCL+CLBlast side by side.")
+        @Option(help: "Square sizes, comma separated.") var sizes = "256,512,1024,2048"
+        @Option(help: "Timed runs per size (the median is reported).") var repeats = 5
+        @Option(help: "OpenCL device for the peer column: opencl or opencl:P.D.") var device = "opencl"
+        @Option(help: "CPU threads.") var threads: Int?
+
+        func run() throws {
+            let list = try sizes.split(separator: ",").map { s -> Int in
+                guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 else {
+                    throw ValidationError("--sizes '\(sizes)' must be positive integers separated by commas")
+                }
+                return n
+            }
+            guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+            let cpu = CPUBackend(threads: threads)
+            var peer: (any Backend)?
+            do {
+                let (b, _) = try selectBackend(device, threads: threads)
+                peer = b.kind == .opencl ? b : nil
+            } catch {
+                FileHandle.standardError.write(Data("no OpenCL peer: \(error)\n".utf8))
+            }
+            let rows = try GemmBenchmark.run(sizes: list, repeats: repeats, cpu: cpu, opencl: peer)
+            print(GemmBenchmark.table(rows, cpuName: cpu.description, openclName: peer?.description))
+        }
+    }
 }

@@ -48,6 +48,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("label_smoothing")) var labelSmoothing: Float?
     @Option(name: .customLong("lambda_vq")) var lambdaVQ: Float?
     @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
+    @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
     @Option(name: .customLong("max_number")) var maxNumber: Int?
@@ -85,6 +86,7 @@ struct TrainCommand: ParsableCommand {
         if let lambdaVQ { o.lambdaVQ = lambdaVQ }
         if let lambdaStop { o.lambdaStop = lambdaStop }
         if let clip { o.clipNorm = clip }
+        if let lambdaEntropy { o.lambdaEntropy = lambdaEntropy }
         if let seed { o.seed = seed }
         if let maxNumber { o.maxNumber = maxNumber }
         if let trainRange { o.trainRange = try parseRange(trainRange, flag: "--train_range") }
@@ -93,6 +95,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Line-buffered so `train > log` shows progress as it happens.
+        setvbuf(stdout, nil, _IOLBF, 0)
         if amp {
             throw ValidationError("--amp needs the OpenCL mixed-precision path, which is not built yet; train without --amp")
         }

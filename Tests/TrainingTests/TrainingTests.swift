@@ -129,3 +129,46 @@ final class TrainingTests: XCTestCase {
         XCTAssertThrowsError(try TrainOptions.preset("huge")) { XCTAssertTrue("\($0)".contains("unknown preset 'huge'")) }
     }
 }
+
+/// The checkpoint is a real safetensors file: Python's `safetensors` reads it, with the same values.
+final class SafeTensorsInteropTests: XCTestCase {
+    func testPythonSafetensorsReadsOurCheckpoint() throws {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", "import safetensors, numpy"]
+        check.standardError = FileHandle.nullDevice
+        do { try check.run(); check.waitUntilExit() } catch { throw XCTSkip("python3 not available") }
+        guard check.terminationStatus == 0 else { throw XCTSkip("Python safetensors is not installed (Tools/setup.sh installs it)") }
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cl-py-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try Trainer(options: TrainingTests.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path),
+                            backend: CPUBackend(threads: 1))
+        try t.trainStep()
+        let file = try t.checkpoint()
+        let ckpt = dir.appendingPathComponent("c.safetensors")
+        try file.write(to: ckpt)
+        var expected: [String: [Double]] = [:]
+        for name in ["model.embed.tokens", "model.decoder.gain", "adam.m.controller.fc2.weight", "ema.encoder.0.attn.qkv.weight"] {
+            expected[name] = file.tensors[name]!.values.map(Double.init)
+        }
+        let expectedURL = dir.appendingPathComponent("expected.json")
+        try JSONSerialization.data(withJSONObject: expected).write(to: expectedURL)
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tools/read_checkpoint.py")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script.path, ckpt.path, expectedURL.path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("values match for 4 tensors"), text)
+        XCTAssertTrue(text.contains("model.encoder.0.attn.qkv.weight float32 [16, 48]"), text)
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+
+/// A Grade 1 concept. The raw value is the name used in question files and reports.
+public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
+    case sameParity = "same_parity"
+    case successor
+    case predecessor
+    case add2 = "add_2"
+    case sameTens = "same_tens"
+    case sameOnes = "same_ones"
+    case makesTen = "makes_ten"
+    case greater
+    case smaller
+    case equality
+    case countAfter = "count_after"
+    case countBefore = "count_before"
+    case countBetween = "count_between"
+
+    /// The nine yes/no relations on a pair (a, b).
+    public static let relations: [Concept] = [
+        .sameParity, .successor, .predecessor, .add2, .sameTens, .sameOnes, .makesTen, .greater, .smaller,
+    ]
+
+    /// The counting concepts, whose answer is a number.
+    public static let counting: [Concept] = [.countAfter, .countBefore, .countBetween]
+
+    /// Whether the answer is yes/no (relations and equality) rather than a number (counting).
+    public var isYesNo: Bool { !Concept.counting.contains(self) }
+
+    /// Whether this is one of the nine pair relations.
+    public var isRelation: Bool { Concept.relations.contains(self) }
+
+    /// What the concept means, in the terms used by files and reports.
+    public var definition: String {
+        switch self {
+        case .sameParity: return "same_parity(a,b): a and b both even or both odd"
+        case .successor: return "successor(a,b): b = a+1"
+        case .predecessor: return "predecessor(a,b): b = a-1"
+        case .add2: return "add_2(a,b): b = a+2"
+        case .sameTens: return "same_tens(a,b): the tens digits of a and b are equal"
+        case .sameOnes: return "same_ones(a,b): the ones digits of a and b are equal"
+        case .makesTen: return "makes_ten(a,b): ones(a) + ones(b) = 10"
+        case .greater: return "greater(a,b): a > b"
+        case .smaller: return "smaller(a,b): a < b"
+        case .equality: return "equality: a statement \"f(n) = m\" with f one of successor, predecessor, after, before, two more than, between"
+        case .countAfter: return "count_after(n) = n+1"
+        case .countBefore: return "count_before(n) = n-1"
+        case .countBetween: return "count_between(n,m) = the number between n and m (m = n+2)"
+        }
+    }
+
+    /// The truth of a pair relation (nil for concepts that are not pair relations).
+    public func holds(_ a: Int, _ b: Int) -> Bool? {
+        switch self {
+        case .sameParity: return (a & 1) == (b & 1)
+        case .successor: return b == a + 1
+        case .predecessor: return b == a - 1
+        case .add2: return b == a + 2
+        case .sameTens: return (a / 10) % 10 == (b / 10) % 10
+        case .sameOnes: return a % 10 == b % 10
+        case .makesTen: return a % 10 + b % 10 == 10
+        case .greater: return a > b
+        case .smaller: return a < b
+        default: return nil
+        }
+    }
+
+    public static func < (lhs: Concept, rhs: Concept) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// Which part of the data a question belongs to.
+///
+/// - `train`: train numbers, train phrasings.
+/// - `heldout`: at least one held-out number (never in train), all numbers in the train range, train phrasings.
+/// - `phrasing`: train numbers, held-out phrasings.
+/// - `ood`: every number in the out-of-range interval (`--ood_range`), train phrasings.
+public enum Split: String, CaseIterable, Codable, Sendable {
+    case train, heldout, phrasing, ood
+
+    /// Whether questions of this split use the held-out phrasings.
+    public var usesHeldoutPhrasings: Bool { self == .phrasing }
+}
+
+/// The answer to a question: yes, no, or a number.
+public enum Answer: Equatable, Hashable, Codable, Sendable, CustomStringConvertible {
+    case yes, no
+    case number(Int)
+
+    /// Parses "yes", "no" (any case, surrounding spaces ignored) or a decimal integer.
+    public init?(string: String) {
+        let s = string.trimmingCharacters(in: .whitespaces)
+        switch s.lowercased() {
+        case "yes": self = .yes
+        case "no": self = .no
+        default:
+            let digits = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(s) else { return nil }
+            self = .number(n)
+        }
+    }
+
+    public init(_ truth: Bool) { self = truth ? .yes : .no }
+
+    /// "yes", "no" or the number in decimal.
+    public var string: String {
+        switch self {
+        case .yes: return "yes"
+        case .no: return "no"
+        case .number(let n): return String(n)
+        }
+    }
+
+    public var description: String { string }
+
+    public var isYesNo: Bool {
+        if case .number = self { return false }
+        return true
+    }
+
+    public var number: Int? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let n = try? container.decode(Int.self) {
+            self = .number(n)
+            return
+        }
+        let s = try container.decode(String.self)
+        guard let answer = Answer(string: s) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "answer \"\(s)\" is not yes, no or an integer")
+        }
+        self = answer
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(string)
+    }
+}
+
+/// One generated (or read) question with its answer.
+///
+/// Encoded as the JSONL line format of question files:
+/// `{"question": "...", "answer": "yes"|"no"|"<number>", "concept": "<name>", "operands": [a, b], "split": "..."}`.
+/// `template` is the index of the phrasing in `Templates` (-1 when unknown, e.g. read from a file).
+public struct Question: Codable, Sendable, Equatable {
+    public var text: String
+    public var answer: Answer
+    public var concept: Concept
+    public var operands: [Int]
+    public var split: Split
+    public var template: Int
+
+    public init(text: String, answer: Answer, concept: Concept, operands: [Int], split: Split, template: Int) {
+        self.text = text
+        self.answer = answer
+        self.concept = concept
+        self.operands = operands
+        self.split = split
+        self.template = template
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case text = "question", answer, concept, operands, split, template
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        text = try c.decode(String.self, forKey: .text)
+        answer = try c.decode(Answer.self, forKey: .answer)
+        concept = try c.decode(Concept.self, forKey: .concept)
+        operands = try c.decodeIfPresent([Int].self, forKey: .operands) ?? []
+        split = try c.decodeIfPresent(Split.self, forKey: .split) ?? QuestionFile.defaultSplit
+        template = try c.decodeIfPresent(Int.self, forKey: .template) ?? -1
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(text, forKey: .text)
+        try c.encode(answer, forKey: .answer)
+        try c.encode(concept, forKey: .concept)
+        try c.encode(operands, forKey: .operands)
+        try c.encode(split, forKey: .split)
+    }
+}

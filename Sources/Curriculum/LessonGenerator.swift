@@ -1,0 +1,392 @@
+/// Generates Grade 1 questions, deterministically for a config and an RNG state.
+///
+/// How negatives are drawn (so that no surface cue answers a question) is described per concept in
+/// `pair(_:yes:pool:rng:)` and in Docs/LESSONS.md. Labels are balanced exactly per concept by
+/// `generate`; `question(concept:split:rng:)` draws the label with a fair coin.
+public struct LessonGenerator: Sendable {
+    public let config: LessonConfig
+    public let trainRange: ClosedRange<Int>
+    public let oodRange: ClosedRange<Int>
+    /// The held-out numbers (sorted): never in a train or phrasing question.
+    public let heldoutNumbers: [Int]
+    /// The train range minus the held-out numbers (sorted).
+    public let trainNumbers: [Int]
+
+    private let heldoutMask: [Bool]  // indexed by n - trainRange.lowerBound
+    private let phrasings: [[CompiledTemplate]]  // indexed by concept order
+    private let expressions: [CompiledTemplate]
+
+    /// Builds a generator; a config that `validate()` rejects is a programming error here
+    /// (use `init(validating:)` for user input).
+    public init(config: LessonConfig) {
+        self.config = config
+        trainRange = config.resolvedTrainRange
+        oodRange = config.resolvedOODRange
+        let heldCount = min(trainRange.count, max(0, Int((Double(trainRange.count) * config.heldoutFraction).rounded())))
+        var all = Array(trainRange)
+        var rng = SplitMix64(seed: config.seed).derived(0x4845_4C44)  // "HELD"
+        rng.shuffle(&all)
+        heldoutNumbers = all.prefix(heldCount).sorted()
+        var mask = [Bool](repeating: false, count: trainRange.count)
+        for n in heldoutNumbers { mask[n - trainRange.lowerBound] = true }
+        heldoutMask = mask
+        let lower = trainRange.lowerBound
+        trainNumbers = trainRange.filter { !mask[$0 - lower] }
+        phrasings = Concept.allCases.map { Templates.phrasings($0).map(CompiledTemplate.init) }
+        expressions = Templates.Expression.allCases.map { CompiledTemplate($0.text) }
+    }
+
+    /// Builds a generator after checking the config (one-line error).
+    public init(validating config: LessonConfig) throws {
+        try config.validate()
+        self.init(config: config)
+    }
+
+    /// Whether `n` is one of the held-out numbers.
+    public func isHeldout(_ n: Int) -> Bool {
+        trainRange.contains(n) && heldoutMask[n - trainRange.lowerBound]
+    }
+
+    /// Whether a split can be generated with this config (the heldout split needs held-out numbers).
+    public func canGenerate(_ split: Split) -> Bool {
+        split != .heldout || !heldoutNumbers.isEmpty
+    }
+
+    // MARK: generation
+
+    /// `count` questions of `split`, cycling through `concepts` (default: all) so that every concept
+    /// gets the same number of questions (±1) and, per yes/no concept, as many yes as no (±1);
+    /// the order is then shuffled.
+    public func generate(split: Split, count: Int, concepts: [Concept]? = nil, rng: inout SplitMix64) -> [Question] {
+        let concepts = concepts ?? Concept.allCases
+        precondition(!concepts.isEmpty || count == 0, "generate needs at least one concept")
+        var plan: [(Concept, Bool?)] = []
+        plan.reserveCapacity(count)
+        // Alternate the label per concept, each starting with its own coin so that odd counts favour
+        // neither yes nor no and small batches mix both.
+        let firstYes = concepts.map { _ in rng.coin() }
+        for i in 0..<count {
+            let slot = i % concepts.count
+            let concept = concepts[slot]
+            let round = i / concepts.count
+            plan.append((concept, concept.isYesNo ? ((round % 2 == 0) == firstYes[slot]) : nil))
+        }
+        rng.shuffle(&plan)
+        return plan.map { question(concept: $0.0, split: split, yes: $0.1, rng: &rng) }
+    }
+
+    /// One question of `concept` in `split`; the label of a yes/no concept is a fair coin.
+    public func question(concept: Concept, split: Split, rng: inout SplitMix64) -> Question {
+        question(concept: concept, split: split, yes: concept.isYesNo ? rng.coin() : nil, rng: &rng)
+    }
+
+    /// One question with a chosen label (`yes` is ignored for counting concepts).
+    public func question(concept: Concept, split: Split, yes: Bool?, rng: inout SplitMix64) -> Question {
+        precondition(canGenerate(split), "the heldout split needs held-out numbers (heldoutFraction is 0)")
+        let pool = Pool(generator: self, split: split)
+        let templateIndices = Templates.indices(for: split, concept: concept, holdout: config.templateHoldout)
+        let template = rng.pick(templateIndices)
+        let compiled = phrasings[Concept.allCases.firstIndex(of: concept)!][template]
+        let label = yes ?? rng.coin()
+
+        switch concept {
+        case .countAfter, .countBefore, .countBetween:
+            let n = numberForCounting(concept, pool: pool, rng: &rng)
+            let m = n + 2
+            let text = compiled.render { $0 == "n" ? String(n) : String(m) }
+            switch concept {
+            case .countAfter: return Question(text: text, answer: .number(n + 1), concept: concept, operands: [n], split: split, template: template)
+            case .countBefore: return Question(text: text, answer: .number(n - 1), concept: concept, operands: [n], split: split, template: template)
+            default: return Question(text: text, answer: .number(n + 1), concept: concept, operands: [n, m], split: split, template: template)
+            }
+        case .equality:
+            let (expression, n, m) = equality(yes: label, pool: pool, rng: &rng)
+            let exprText = expressions[expression.rawValue].render { $0 == "n" ? String(n) : String(n + 2) }
+            let text = compiled.render { $0 == "X" ? exprText : String(m) }
+            let operands = expression == .between ? [n, n + 2, m] : [n, m]
+            return Question(text: text, answer: Answer(label), concept: concept, operands: operands, split: split, template: template)
+        default:
+            let (a, b) = relationPair(concept, yes: label, pool: pool, rng: &rng)
+            let text = compiled.render { $0 == "a" ? String(a) : String(b) }
+            return Question(text: text, answer: Answer(label), concept: concept, operands: [a, b], split: split, template: template)
+        }
+    }
+
+    // MARK: number pools
+
+    /// Which numbers a split may use, and how to draw a starting number.
+    struct Pool {
+        let generator: LessonGenerator
+        let split: Split
+        let span: Int
+
+        init(generator: LessonGenerator, split: Split) {
+            self.generator = generator
+            self.split = split
+            let range = split == .ood ? generator.oodRange : generator.trainRange
+            span = range.upperBound - range.lowerBound
+        }
+
+        /// A starting number: a train number (train, phrasing), half the time a held-out number and
+        /// otherwise any number of the train range (heldout), any number of the ood range (ood).
+        @inline(__always)
+        func sample(_ rng: inout SplitMix64) -> Int {
+            switch split {
+            case .train, .phrasing: return rng.pick(generator.trainNumbers)
+            case .heldout: return rng.coin() ? rng.pick(generator.heldoutNumbers) : rng.int(in: generator.trainRange)
+            case .ood: return rng.int(in: generator.oodRange)
+            }
+        }
+
+        /// Whether `n` may appear in a question of this split; records whether it is held out.
+        @inline(__always)
+        private func allowed(_ n: Int, _ held: inout Bool) -> Bool {
+            let g = generator
+            switch split {
+            case .train, .phrasing:
+                return g.trainRange.contains(n) && !g.heldoutMask[n - g.trainRange.lowerBound]
+            case .heldout:
+                guard g.trainRange.contains(n) else { return false }
+                if g.heldoutMask[n - g.trainRange.lowerBound] { held = true }
+                return true
+            case .ood:
+                return g.oodRange.contains(n)
+            }
+        }
+
+        /// Whether every given number may appear in a question of this split (for the heldout
+        /// split: all in the train range and at least one held out).
+        @inline(__always)
+        func accepts(_ a: Int, _ b: Int) -> Bool {
+            var held = false
+            guard allowed(a, &held), allowed(b, &held) else { return false }
+            return split != .heldout || held
+        }
+
+        func accepts3(_ a: Int, _ b: Int, _ c: Int, _ d: Int? = nil) -> Bool {
+            var held = false
+            guard allowed(a, &held), allowed(b, &held), allowed(c, &held) else { return false }
+            if let d, !allowed(d, &held) { return false }
+            return split != .heldout || held
+        }
+
+        /// Whether a number the question makes the model compute (not shown) may be used: train and
+        /// phrasing questions never compute a held-out number either.
+        func allowsHidden(_ n: Int) -> Bool {
+            var held = false
+            return allowed(n, &held)
+        }
+
+        /// Every number a starting number could be (for the exhaustive fallback).
+        var candidates: [Int] {
+            switch split {
+            case .train, .phrasing: return generator.trainNumbers
+            case .heldout: return Array(generator.trainRange)
+            case .ood: return Array(generator.oodRange)
+            }
+        }
+    }
+
+    /// A distance with many values: a third 1–3, a third 4–12, a third anywhere in the range.
+    @inline(__always)
+    static func distance(span: Int, _ rng: inout SplitMix64) -> Int {
+        switch rng.int(below: 3) {
+        case 0: return rng.int(in: 1...3)
+        case 1: return rng.int(in: 4...12)
+        default: return rng.int(in: 1...max(1, span))
+        }
+    }
+
+    private static let maxTries = 4000
+
+    // MARK: pair relations
+
+    func relationPair(_ concept: Concept, yes: Bool, pool: Pool, rng: inout SplitMix64) -> (Int, Int) {
+        for _ in 0..<LessonGenerator.maxTries {
+            guard let (a, b) = pair(concept, yes: yes, pool: pool, rng: &rng) else { continue }
+            if concept.holds(a, b) == yes && pool.accepts(a, b) { return (a, b) }
+        }
+        // Tiny or odd ranges: search every pair from a random starting point.
+        let candidates = pool.candidates
+        let start = rng.int(below: candidates.count)
+        let others = Array(min(pool.generator.trainRange.lowerBound, pool.generator.oodRange.lowerBound)...max(pool.generator.trainRange.upperBound, pool.generator.oodRange.upperBound))
+        let offset = rng.int(below: others.count)
+        for i in 0..<candidates.count {
+            let a = candidates[(start + i) % candidates.count]
+            for j in 0..<others.count {
+                let b = others[(offset + j) % others.count]
+                if concept.holds(a, b) == yes && pool.accepts(a, b) { return (a, b) }
+            }
+        }
+        fatalError("cannot make a '\(yes ? "yes" : "no")' \(concept.rawValue) question for the \(pool.split.rawValue) split with these ranges")
+    }
+
+    /// One candidate pair for a relation with the wanted label (nil: try again).
+    /// The caller re-checks the label and the split, so a candidate may miss either.
+    func pair(_ concept: Concept, yes: Bool, pool: Pool, rng: inout SplitMix64) -> (Int, Int)? {
+        let x = pool.sample(&rng)
+        let span = pool.span
+        let sign = rng.coin() ? 1 : -1
+        switch concept {
+        case .sameParity:
+            // Same distance distribution for yes and no, nudged by one to the wanted parity; random side.
+            if yes && rng.chance(0.05) { return (x, x) }
+            var d = LessonGenerator.distance(span: span, &rng)
+            if (d % 2 == 0) != yes { d += (d == 1 || rng.coin()) ? 1 : -1 }
+            return (x, x + sign * d)
+
+        case .successor, .predecessor, .add2:
+            // yes: b = a+k (k = 1, -1, 2). no: 44% the mirror b = a-k (same distance, wrong side),
+            // 52% the right side at another distance (many distances, k±1 included; some of these
+            // fall outside the range and are redrawn, which evens the two out), 4% b = a or the
+            // wrong side at another distance.
+            let k = concept == .successor ? 1 : concept == .predecessor ? -1 : 2
+            let dir = k > 0 ? 1 : -1
+            if yes { return (x, x + k) }
+            let r = rng.unit()
+            if r < 0.44 { return (x, x - k) }
+            if r < 0.96 {
+                // Right side, distance != |k|: a third of the time adjacent to it (|k|±1), else spread.
+                var d: Int
+                if rng.chance(0.33) { d = abs(k) + (rng.coin() || abs(k) == 1 ? 1 : -1) } else { d = LessonGenerator.distance(span: span, &rng) }
+                if d == abs(k) { d += 1 }
+                return (x, x + dir * d)
+            }
+            if rng.coin() { return (x, x) }
+            var d = LessonGenerator.distance(span: span, &rng)
+            if d == abs(k) { d += 1 }
+            return (x, x - dir * d)
+
+        case .sameTens:
+            let ones = x % 10, tens = (x / 10) % 10
+            if yes {
+                if rng.chance(0.05) { return (x, x) }
+                if x >= 100 || span >= 100, rng.chance(0.3) {
+                    // Same tens digit in another hundred.
+                    let y = pool.sample(&rng)
+                    return (x, (y / 100) * 100 + tens * 10 + rng.int(below: 10))
+                }
+                var o = rng.int(below: 9); if o >= ones { o += 1 }
+                return (x, x - ones + o)
+            }
+            let r = rng.unit()
+            if r < 0.5 {
+                // Near miss: within 9 of a, just across a tens boundary (up when a's ones digit
+                // allows, else down).
+                let up = ones == 0 ? false : ones == 9 ? true : sign > 0
+                return up ? (x, x + rng.int(in: (10 - ones)...9)) : (x, x - rng.int(in: (ones + 1)...9))
+            }
+            if r < 0.8 {
+                // Same ones digit, another tens digit.
+                return (x, x + sign * 10 * rng.int(in: 1...9))
+            }
+            return (x, pool.sample(&rng))
+
+        case .sameOnes:
+            let ones = x % 10
+            if yes {
+                if rng.chance(0.05) { return (x, x) }
+                let k = rng.coin() ? rng.int(in: 1...9) : rng.int(in: 1...max(1, span / 10))
+                return (x, x + sign * 10 * k)
+            }
+            let r = rng.unit()
+            if r < 0.4 {
+                // Near miss: same tens, another ones digit.
+                var o = rng.int(below: 9); if o >= ones { o += 1 }
+                return (x, x - ones + o)
+            }
+            if r < 0.7 {
+                // Ones digits one apart, anywhere.
+                let y = pool.sample(&rng)
+                return (x, y - y % 10 + (ones + (rng.coin() ? 1 : 9)) % 10)
+            }
+            return (x, pool.sample(&rng))
+
+        case .makesTen:
+            let ones = x % 10
+            let y = pool.sample(&rng)
+            if yes {
+                guard ones != 0 else { return nil }
+                return (x, y - y % 10 + (10 - ones))
+            }
+            let r = rng.unit()
+            if r < 0.4 {
+                // Near miss: ones digits summing to 9 or 11.
+                return (x, y - y % 10 + (10 - ones + (rng.coin() ? 1 : 9)) % 10)
+            }
+            if r < 0.55 {
+                // Same ones digit.
+                return (x, y - y % 10 + ones)
+            }
+            return (x, y)
+
+        case .greater, .smaller:
+            // yes and no share one distance distribution; no is 92% the other side, 8% b = a.
+            if !yes && rng.chance(0.08) { return (x, x) }
+            let d = LessonGenerator.distance(span: span, &rng)
+            let aAbove = (concept == .greater) == yes
+            let (lo, hi) = rng.coin() ? (x, x + d) : (x - d, x)
+            return aAbove ? (hi, lo) : (lo, hi)
+
+        default:
+            return nil
+        }
+    }
+
+    // MARK: counting and equality
+
+    func numberForCounting(_ concept: Concept, pool: Pool, rng: inout SplitMix64) -> Int {
+        for _ in 0..<LessonGenerator.maxTries {
+            let n = pool.sample(&rng)
+            if countingAccepts(concept, n, pool) { return n }
+        }
+        let candidates = pool.candidates
+        let start = rng.int(below: candidates.count)
+        for i in 0..<candidates.count {
+            let n = candidates[(start + i) % candidates.count]
+            if countingAccepts(concept, n, pool) { return n }
+        }
+        fatalError("cannot make a \(concept.rawValue) question for the \(pool.split.rawValue) split with these ranges")
+    }
+
+    private func countingAccepts(_ concept: Concept, _ n: Int, _ pool: Pool) -> Bool {
+        switch concept {
+        case .countAfter: return pool.accepts(n, n + 1)
+        case .countBefore: return pool.accepts(n, n - 1)
+        default: return pool.accepts3(n, n + 1, n + 2)
+        }
+    }
+
+    /// An equality statement "f(n) = m": yes: m = f(n). no: 60% m = f(n)±1 or ±2, 20% m = n,
+    /// 20% m = f(n)±3..10.
+    func equality(yes: Bool, pool: Pool, rng: inout SplitMix64) -> (Templates.Expression, Int, Int) {
+        for attempt in 0..<LessonGenerator.maxTries {
+            let expression = rng.pick(Templates.Expression.allCases)
+            let n = pool.sample(&rng)
+            let value = expression.value(n)
+            var m = value
+            if !yes {
+                let r = rng.unit()
+                if r < 0.6 { m = value + (rng.coin() ? 1 : -1) * rng.int(in: 1...2) }
+                else if r < 0.8 { m = n }
+                else { m = value + (rng.coin() ? 1 : -1) * rng.int(in: 3...10) }
+            }
+            let k: Int? = expression == .between ? n + 2 : nil
+            if (m == value) == yes && pool.accepts3(n, m, k ?? n) && pool.allowsHidden(value) { return (expression, n, m) }
+            if attempt == LessonGenerator.maxTries - 1 { break }
+        }
+        let candidates = pool.candidates
+        let start = rng.int(below: candidates.count)
+        for i in 0..<candidates.count {
+            let n = candidates[(start + i) % candidates.count]
+            for expression in Templates.Expression.allCases {
+                let value = expression.value(n)
+                let k: Int? = expression == .between ? n + 2 : nil
+                for m in [value, value + 1, value - 1, value + 2, value - 2, n] where (m == value) == yes {
+                    if pool.accepts3(n, m, k ?? n) && pool.allowsHidden(value) { return (expression, n, m) }
+                }
+            }
+        }
+        fatalError("cannot make a '\(yes ? "yes" : "no")' equality question for the \(pool.split.rawValue) split with these ranges")
+    }
+}

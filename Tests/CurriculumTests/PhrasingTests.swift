@@ -1,0 +1,75 @@
+import XCTest
+@testable import Curriculum
+
+/// Held-out phrasings are new arrangements of known words, and training never sees them.
+final class PhrasingTests: XCTestCase {
+    /// The words of a text, lowercased, slots ("{a}", "{X}"…) and numbers left out.
+    static func words(_ text: String) -> Set<String> {
+        let noSlots = text.replacingOccurrences(of: #"\{[A-Za-z]\}"#, with: " ", options: .regularExpression)
+        return Set(noSlots.lowercased().split { !$0.isLetter }.map(String.init))
+    }
+
+    /// Every word of the train phrasings (the first four of each concept) and of the equality
+    /// expressions (which train questions use).
+    static var trainWords: Set<String> {
+        var out = Set<String>()
+        for concept in Concept.allCases {
+            for (i, p) in Templates.phrasings(concept).enumerated() where !Templates.isHeldout(i, concept: concept) {
+                out.formUnion(words(p))
+            }
+        }
+        for e in Templates.Expression.allCases { out.formUnion(words(e.text)) }
+        return out
+    }
+
+    /// No held-out phrasing (nor any phrasing-split question) has a word that no train phrasing has:
+    /// an unseen word has an untrained embedding and would carry no information.
+    func testHeldoutPhrasingsUseOnlyTrainWords() {
+        let known = Self.trainWords
+        XCTAssertTrue(known.isSuperset(of: ["greater", "smaller", "less", "more", "successor", "parity"]))
+        for concept in Concept.allCases {
+            let phrasings = Templates.phrasings(concept)
+            let heldout = phrasings.indices.filter { Templates.isHeldout($0, concept: concept) }
+            XCTAssertEqual(heldout.count, Templates.heldoutCount, concept.rawValue)
+            for i in heldout {
+                let unseen = Self.words(phrasings[i]).subtracting(known)
+                XCTAssertTrue(unseen.isEmpty, "\(concept.rawValue): held-out phrasing \"\(phrasings[i])\" uses words no train phrasing has: \(unseen.sorted())")
+            }
+        }
+        // The same for rendered questions of the phrasing split (frames with their expressions filled in).
+        let seed = freshSeed()
+        let generator = LessonGenerator(config: LessonConfig(templateHoldout: true, seed: seed))
+        var rng = SplitMix64(seed: seed &+ 5)
+        for q in generator.generate(split: .phrasing, count: 2600, rng: &rng) {
+            let unseen = Self.words(q.text).subtracting(known)
+            XCTAssertTrue(unseen.isEmpty, "seed \(seed): phrasing question \"\(q.text)\" uses words no train phrasing has: \(unseen.sorted())")
+        }
+        // The check can fail.
+        XCTAssertEqual(Self.words("Is {a} larger than {b}?").subtracting(known), ["larger"])
+    }
+
+    /// With template holdout on, the train split (and the heldout and ood splits) never render a
+    /// held-out phrasing: neither by template index nor by any reading of the text by the oracle.
+    func testTrainSplitNeverRendersAHeldoutPhrasing() {
+        let seed = freshSeed()
+        for config in [LessonConfig(templateHoldout: true, seed: seed), LessonConfig(maxNumber: 1000, templateHoldout: true, seed: seed ^ 1)] {
+            let generator = LessonGenerator(config: config)
+            var rng = SplitMix64(seed: seed &+ 9)
+            for split in [Split.train, .heldout, .ood] {
+                var used: [Concept: Set<Int>] = [:]
+                for q in generator.generate(split: split, count: 2600, rng: &rng) {
+                    used[q.concept, default: []].insert(q.template)
+                    XCTAssertFalse(Templates.isHeldout(q.template, concept: q.concept),
+                                   "seed \(seed): \(split.rawValue) question \"\(q.text)\" uses held-out phrasing \(q.template)")
+                    let readings = Oracle.readings(q.text, concept: q.concept)
+                    XCTAssertFalse(readings.isEmpty, q.text)
+                    XCTAssertFalse(readings.contains { $0.heldoutPhrasing },
+                                   "seed \(seed): \(split.rawValue) question \"\(q.text)\" reads as a held-out phrasing of \(q.concept.rawValue)")
+                }
+                for concept in Concept.allCases {
+                    XCTAssertEqual(used[concept]?.count, Templates.phrasings(concept).count - Templates.heldoutCount, "\(split.rawValue) \(concept.rawValue)")
+                }
+            }
+        }
+    }
+}
