@@ -137,6 +137,13 @@ public final class ConceptModel {
     /// Bytes of activation buffers currently held.
     public var activationBytes: Int { ws.bytes }
 
+    /// Drops every activation buffer and any saved forward state, e.g. after an out-of-memory
+    /// error, so the next forward allocates only what its (smaller) batch needs.
+    public func releaseActivations() {
+        saved = nil
+        ws.clear()
+    }
+
     // MARK: forward
 
     /// Runs the model on a batch. With targets, computes the loss and keeps what backward needs.

@@ -122,4 +122,7 @@ final class Workspace {
     }
 
     var bytes: Int { buffers.values.reduce(0) { $0 + $1.count * $1.dtype.byteSize } }
+
+    /// Frees every activation buffer (they are remade at the next forward's sizes).
+    func clear() { buffers.removeAll() }
 }

@@ -1,3 +1,4 @@
+import Compute
 import Curriculum
 import Foundation
 import Model
@@ -163,14 +164,23 @@ public struct Evaluator {
         self.batcher = batcher
     }
 
+    /// Scores questions in batches; on out-of-memory the batch halves and the chunk is retried.
     public func score(_ questions: [Question]) throws -> [ScoredQuestion] {
         var out: [ScoredQuestion] = []
         out.reserveCapacity(questions.count)
+        var size = max(1, batchSize)
         var i = 0
         while i < questions.count {
-            let chunk = Array(questions[i..<min(questions.count, i + batchSize)])
+            let chunk = Array(questions[i..<min(questions.count, i + size)])
             let batch = try batcher.batch(chunk, withTargets: false)
-            let (_, preds) = try model.forward(batch, hard: true)
+            let preds: [Prediction]
+            do {
+                preds = try model.forward(batch, hard: true).predictions
+            } catch let error as ComputeError where error.isOutOfMemory && size > 1 {
+                model.releaseActivations()
+                size /= 2
+                continue
+            }
             for (q, p) in zip(chunk, preds) { out.append(ScoredQuestion(question: q, prediction: p)) }
             i += chunk.count
         }

@@ -3,6 +3,13 @@ import Curriculum
 import Foundation
 import Model
 
+public enum TrainingError: Error, CustomStringConvertible {
+    case outOfMemory(String)
+    public var description: String {
+        switch self { case let .outOfMemory(s): return s }
+    }
+}
+
 /// One line of the metrics log (JSONL in the run folder).
 public struct MetricsLine: Codable, Sendable {
     public var step: Int
@@ -71,12 +78,53 @@ public final class Trainer {
     // MARK: one step
 
     /// One optimizer step over `batchSize` fresh questions, in micro-batches of `microBatch`.
+    /// On out-of-memory the micro-batch halves and the same questions are run again, so the
+    /// effective batch, the step count and the result stay the same.
     @discardableResult
     public func trainStep() throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
         let questions = generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
         let batch = try batcher.batch(questions)
+        var outcome: (StepStats, [[Int]])?
+        while outcome == nil {
+            do {
+                outcome = try accumulateGradients(batch)
+            } catch let error as ComputeError where error.isOutOfMemory {
+                model.releaseActivations()
+                guard microBatch > 1 else {
+                    // Nothing of this step was applied: the checkpoint is the state before it.
+                    let url = runDir.appendingPathComponent("latest.safetensors")
+                    try? checkpoint().write(to: url)
+                    throw TrainingError.outOfMemory(
+                        "out of memory at micro-batch 1 on \(backend.description) (\(error)); saved \(url.path) at step \(step). "
+                            + "Use a smaller --d_model or a device with more memory")
+                }
+                let old = microBatch
+                microBatch = max(1, microBatch / 2)
+                let chunks = (options.batchSize + microBatch - 1) / microBatch
+                log("out of memory at micro-batch \(old) on \(backend.description): continuing with \(chunks) × \(microBatch)")
+            }
+        }
+        let (total, stepUsage) = outcome!
+        for k in usage.indices { for c in usage[k].indices { usage[k][c] += stepUsage[k][c] } }
+        step += 1
+        let lr = schedule.lr(step: step)
+        let norm = try optimizer.update(lr: lr)
+        if options.restartEvery > 0 && step % options.restartEvery == 0 {
+            lastHealth = vqHealth()
+            // Dead codes restart from the first 16 questions' encodings: a fixed sample, so the
+            // result does not depend on the micro-batch (unless memory forces it below 16).
+            _ = try model.restartDeadCodes(usage: usage, batch: batch.slice(0, min(batch.size, 16, microBatch)),
+                                           rng: &modelRNG)
+            usage = usage.map { Array(repeating: 0, count: $0.count) }
+        }
+        return (total, norm, lr)
+    }
+
+    /// Gradients of the whole batch, summed over micro-batches; with the step's code usage.
+    func accumulateGradients(_ batch: ModelBatch) throws -> (StepStats, [[Int]]) {
         try model.params.zeroGrads()
         var total = StepStats()
+        var stepUsage = usage.map { Array(repeating: 0, count: $0.count) }
         var lo = 0
         while lo < batch.size {
             let hi = min(batch.size, lo + microBatch)
@@ -91,19 +139,10 @@ public final class Trainer {
             total.stopLoss += stats.stopLoss * w
             total.correct += stats.correct
             total.count += stats.count
-            for (k, idx) in stats.codeIndices.enumerated() { for c in idx { usage[k][Int(c)] += 1 } }
+            for (k, idx) in stats.codeIndices.enumerated() { for c in idx { stepUsage[k][Int(c)] += 1 } }
             lo = hi
         }
-        step += 1
-        let lr = schedule.lr(step: step)
-        let norm = try optimizer.update(lr: lr)
-        if options.restartEvery > 0 && step % options.restartEvery == 0 {
-            lastHealth = vqHealth()
-            _ = try model.restartDeadCodes(usage: usage, batch: batch.slice(0, min(batch.size, microBatch)),
-                                           rng: &modelRNG)
-            usage = usage.map { Array(repeating: 0, count: $0.count) }
-        }
-        return (total, norm, lr)
+        return (total, stepUsage)
     }
 
     func vqHealth() -> (utilisation: [Double], perplexity: [Double]) {
@@ -191,7 +230,8 @@ public final class Trainer {
     public func evaluate(perConcept: Int, splits: [Split] = Split.allCases) throws -> EvalReport {
         try optimizer.swapEMA()
         defer { try? optimizer.swapEMA() }
-        return try Evaluator(model: model, batcher: batcher).report(generator: generator, perConcept: perConcept,
-                                                                     seed: options.seed, splits: splits)
+        var evaluator = Evaluator(model: model, batcher: batcher)
+        evaluator.batchSize = min(evaluator.batchSize, microBatch)
+        return try evaluator.report(generator: generator, perConcept: perConcept, seed: options.seed, splits: splits)
     }
 }

@@ -13,9 +13,23 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "CPU threads for the CPU backend (default: all cores).")
     var threads: Int?
 
-    func backend() throws -> any Backend {
+    @Option(name: .customLong("max-device-memory"),
+            help: "Memory budget for an OpenCL device, e.g. 512M or 2G (default: 90% of its global memory).")
+    var maxDeviceMemory: String?
+
+    func backend(profiling: Bool = false) throws -> any Backend {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads) must be at least 1") }
-        let (backend, notice) = try selectBackend(device, threads: threads)
+        var options = OpenCLBackend.Options(profiling: profiling)
+        if let maxDeviceMemory {
+            guard let bytes = parseByteSize(maxDeviceMemory) else {
+                throw ValidationError("--max-device-memory '\(maxDeviceMemory)' is not a size; expected bytes or a number with K, M or G, e.g. 512M")
+            }
+            options.memoryLimit = bytes
+        }
+        let (backend, notice) = try selectBackend(device, threads: threads, options: options)
+        if maxDeviceMemory != nil && backend.kind == .cpu {
+            FileHandle.standardError.write(Data("note: --max-device-memory applies to OpenCL devices; the CPU backend ignores it\n".utf8))
+        }
         if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
         return backend
     }
@@ -135,4 +149,19 @@ func parseRange(_ text: String, flag: String) throws -> ClosedRange<Int> {
         throw ValidationError("\(flag) '\(text)' is not a range; expected A-B with 0 <= A <= B, e.g. 0-99")
     }
     return range
+}
+
+/// Bytes from "123", "64K", "512M", "1.5G" (binary units).
+func parseByteSize(_ text: String) -> Int? {
+    let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+    let k = 1024.0, m = k * k, g = m * k
+    let units: [(String, Double)] = [("KIB", k), ("MIB", m), ("GIB", g), ("KB", k), ("MB", m), ("GB", g),
+                                     ("K", k), ("M", m), ("G", g), ("B", 1)]
+    var number = t, scale = 1.0
+    for (suffix, value) in units where t.hasSuffix(suffix) {
+        number = String(t.dropLast(suffix.count)); scale = value; break
+    }
+    guard let v = Double(number), v > 0, v.isFinite else { return nil }
+    let bytes = v * scale
+    return bytes < Double(Int.max) ? Int(bytes) : nil
 }
