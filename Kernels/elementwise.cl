@@ -73,3 +73,13 @@ __kernel void gemm_scale_c(__global float* c, int offset, int ldc, int strideC, 
     size_t at = (size_t)offset + (size_t)bi * strideC + (size_t)r * ldc + col;
     c[at] = beta == 0.0f ? 0.0f : beta * c[at];
 }
+
+// dst[dstOffset + r * dstStride + c] = src[srcOffset + r * srcStride + c] for r < rows, c < cols:
+// concatenating and slicing column blocks of row-major matrices.
+__kernel void copy_2d(__global const float* src, int srcOffset, int srcStride, __global float* dst, int dstOffset,
+                      int dstStride, int rows, int cols) {
+    int i = get_global_id(0);
+    if (i >= rows * cols) return;
+    int r = i / cols, c = i % cols;
+    dst[(size_t)dstOffset + (size_t)r * dstStride + c] = src[(size_t)srcOffset + (size_t)r * srcStride + c];
+}

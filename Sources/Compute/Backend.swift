@@ -131,6 +131,24 @@ public protocol Backend: AnyObject {
     func attentionBackward(qkv: any DeviceBuffer, probs: any DeviceBuffer, dOut: any DeviceBuffer,
                            dQKV: any DeviceBuffer, batch: Int, seq: Int, heads: Int, headDim: Int) throws
 
+    // MARK: layout
+    /// dst[dstOffset + r * dstStride + c] = src[srcOffset + r * srcStride + c] for r < rows, c < cols
+    /// (float32): concatenating and slicing column blocks of row-major matrices.
+    func copy2D(_ src: any DeviceBuffer, srcOffset: Int, srcStride: Int,
+                to dst: any DeviceBuffer, dstOffset: Int, dstStride: Int, rows: Int, cols: Int) throws
+
+    // MARK: typed reasoner
+    /// The concept model's typed reasoner and unified decoder, one question per row (the exact
+    /// semantics, op lists and logit layout are in `ReasonerSpec`). Reads logits: [rows, width]
+    /// from the controller, numbers: int32 [rows, slots, places] (digit ones-first, -1 where the
+    /// slot holds no number), targets: int32 [rows, 2] (kind 0 none / 1 yes-no / 2 number, value:
+    /// 1 yes 0 no, or the number), gain: [1]. Writes dLogits: [rows, width] (zero where no
+    /// target), rowStats: [rows, ReasonerSpec.statsWidth] and trace: int32 [rows, 4], every
+    /// element of each.
+    func reasoner(logits: any DeviceBuffer, numbers: any DeviceBuffer, targets: any DeviceBuffer,
+                  gain: any DeviceBuffer, dLogits: any DeviceBuffer, rowStats: any DeviceBuffer,
+                  trace: any DeviceBuffer, rows: Int, spec: ReasonerSpec) throws
+
     // MARK: precision
     /// dst (float16) = src (float32), round to nearest even.
     func toHalf(_ src: any DeviceBuffer, _ dst: any DeviceBuffer, count: Int) throws
@@ -175,3 +193,4 @@ public extension Backend {
                  beta: beta, c: c, cOffset: 0, ldc: n)
     }
 }
+

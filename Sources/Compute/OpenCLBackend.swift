@@ -29,6 +29,15 @@ public final class OpenCLBackend: Backend {
         public var nanoseconds: UInt64
     }
 
+    /// One profiled command: its kernel (or transfer) name, the `profileTag` current when it was
+    /// enqueued, and its device start and end in device nanoseconds.
+    public struct KernelEvent: Sendable {
+        public var name: String
+        public var tag: Int
+        public var start: UInt64
+        public var end: UInt64
+    }
+
     public let kind = BackendKind.opencl
     public let device: OpenCLDeviceInfo
     public let context: CLContext
@@ -36,9 +45,16 @@ public final class OpenCLBackend: Backend {
     public let workGroupSize: Int
     private let lock = NSLock()
     private var scratchBuffers: [String: CLBuffer] = [:]
-    private var pendingEvents: [CLEvent] = []
+    private var pendingEvents: [(event: CLEvent, tag: Int)] = []
     /// Per-kernel device times gathered at each `synchronize()` when profiling is on.
     public private(set) var kernelProfile: [String: KernelTiming] = [:]
+    /// Stamped on every command enqueued from now on while profiling; `ProfilingBackend` sets it to
+    /// the id of the op call it forwards, so device times can be attributed to ops.
+    public var profileTag = 0
+    /// When true (and profiling is on), `synchronize()` also keeps each command's device times
+    /// until `takeKernelEvents()`.
+    public var recordsKernelEvents = false
+    private var kernelEvents: [KernelEvent] = []
 
     public var description: String { "\(device.selector) \(device.name)" }
     public var memoryBudget: MemoryBudget { context.budget }
@@ -139,7 +155,14 @@ public final class OpenCLBackend: Backend {
         let st = context.profiling ? clEnqueueNDRangeKernel(context.queue, kernel.kernel, 1, nil, &g, &l, 0, nil, &ev)
                                    : clEnqueueNDRangeKernel(context.queue, kernel.kernel, 1, nil, &g, &l, 0, nil, nil)
         try clCheck(st, "clEnqueueNDRangeKernel(\(name))")
-        if let ev { pendingEvents.append(CLEvent(event: ev, name: name)) }
+        if let ev { pendingEvents.append((CLEvent(event: ev, name: name), profileTag)) }
+    }
+
+    /// Keeps a profiled transfer's event (enqueued outside `lock`).
+    private func track(_ ev: cl_event?, _ name: String) {
+        guard let ev else { return }
+        lock.lock(); defer { lock.unlock() }
+        pendingEvents.append((CLEvent(event: ev, name: name), profileTag))
     }
 
     /// One work-item per element in groups of 64.
@@ -159,13 +182,21 @@ public final class OpenCLBackend: Backend {
     }
 
     private func write(_ raw: UnsafeRawPointer, bytes: Int, to b: CLBuffer, byteOffset: Int) throws {
-        try clCheck(clEnqueueWriteBuffer(context.queue, b.mem, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, nil),
-                    "clEnqueueWriteBuffer(\(bytes) bytes)")
+        var ev: cl_event? = nil
+        let st = context.profiling
+            ? clEnqueueWriteBuffer(context.queue, b.mem, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, &ev)
+            : clEnqueueWriteBuffer(context.queue, b.mem, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, nil)
+        try clCheck(st, "clEnqueueWriteBuffer(\(bytes) bytes)")
+        track(ev, "clEnqueueWriteBuffer")
     }
 
     private func read(_ raw: UnsafeMutableRawPointer, bytes: Int, from b: CLBuffer, byteOffset: Int) throws {
-        try clCheck(clEnqueueReadBuffer(context.queue, b.mem, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, nil),
-                    "clEnqueueReadBuffer(\(bytes) bytes)")
+        var ev: cl_event? = nil
+        let st = context.profiling
+            ? clEnqueueReadBuffer(context.queue, b.mem, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, &ev)
+            : clEnqueueReadBuffer(context.queue, b.mem, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, nil)
+        try clCheck(st, "clEnqueueReadBuffer(\(bytes) bytes)")
+        track(ev, "clEnqueueReadBuffer")
     }
 
     public func upload(_ values: [Float], to buffer: any DeviceBuffer, offset: Int) throws {
@@ -218,19 +249,26 @@ public final class OpenCLBackend: Backend {
         try need(b, offset + count, "fill target")
         if count == 0 { return }
         let es = b.dtype.byteSize
+        var ev: cl_event? = nil
+        func enqueueFill(_ pattern: UnsafeRawPointer, _ size: Int) -> cl_int {
+            context.profiling
+                ? clEnqueueFillBuffer(context.queue, b.mem, pattern, size, offset * es, count * es, 0, nil, &ev)
+                : clEnqueueFillBuffer(context.queue, b.mem, pattern, size, offset * es, count * es, 0, nil, nil)
+        }
         let st: cl_int
         switch b.dtype {
         case .float32:
             var v = value
-            st = clEnqueueFillBuffer(context.queue, b.mem, &v, 4, offset * es, count * es, 0, nil, nil)
+            st = enqueueFill(&v, 4)
         case .int32:
             var v = Int32(value)
-            st = clEnqueueFillBuffer(context.queue, b.mem, &v, 4, offset * es, count * es, 0, nil, nil)
+            st = enqueueFill(&v, 4)
         case .float16:
             var v = Float16(value).bitPattern
-            st = clEnqueueFillBuffer(context.queue, b.mem, &v, 2, offset * es, count * es, 0, nil, nil)
+            st = enqueueFill(&v, 2)
         }
         try clCheck(st, "clEnqueueFillBuffer")
+        track(ev, "clEnqueueFillBuffer")
     }
 
     public func copy(_ src: any DeviceBuffer, srcOffset: Int, to dst: any DeviceBuffer, dstOffset: Int, count: Int) throws {
@@ -242,8 +280,12 @@ public final class OpenCLBackend: Backend {
         try need(d, dstOffset + count, "copy target")
         if count == 0 { return }
         let es = s.dtype.byteSize
-        try clCheck(clEnqueueCopyBuffer(context.queue, s.mem, d.mem, srcOffset * es, dstOffset * es, count * es, 0, nil, nil),
-                    "clEnqueueCopyBuffer")
+        var ev: cl_event? = nil
+        let st = context.profiling
+            ? clEnqueueCopyBuffer(context.queue, s.mem, d.mem, srcOffset * es, dstOffset * es, count * es, 0, nil, &ev)
+            : clEnqueueCopyBuffer(context.queue, s.mem, d.mem, srcOffset * es, dstOffset * es, count * es, 0, nil, nil)
+        try clCheck(st, "clEnqueueCopyBuffer")
+        track(ev, "clEnqueueCopyBuffer")
     }
 
     public func synchronize() throws {
@@ -252,15 +294,25 @@ public final class OpenCLBackend: Backend {
         let events = pendingEvents
         pendingEvents.removeAll()
         lock.unlock()
-        for e in events {
+        for (e, tag) in events {
             let (s, t) = try e.profile()
             kernelProfile[e.name, default: KernelTiming(calls: 0, nanoseconds: 0)].calls += 1
             kernelProfile[e.name, default: KernelTiming(calls: 0, nanoseconds: 0)].nanoseconds += t >= s ? t - s : 0
+            if recordsKernelEvents { kernelEvents.append(KernelEvent(name: e.name, tag: tag, start: s, end: max(s, t))) }
         }
     }
 
-    /// Clears the per-kernel times.
-    public func resetProfile() { kernelProfile.removeAll() }
+    /// Clears the per-kernel times (and any kept kernel events).
+    public func resetProfile() {
+        kernelProfile.removeAll()
+        kernelEvents.removeAll()
+    }
+
+    /// The kernel events kept since the last call (see `recordsKernelEvents`), oldest first.
+    public func takeKernelEvents() -> [KernelEvent] {
+        defer { kernelEvents.removeAll() }
+        return kernelEvents
+    }
 
     // MARK: GEMM
 
@@ -322,7 +374,7 @@ public final class OpenCLBackend: Backend {
         if status != CLBlastSuccess {
             throw ComputeError.openCL(call: "\(name)(m=\(m) n=\(n) k=\(k) batch=\(batch))", status: status.rawValue)
         }
-        if let ev { pendingEvents.append(CLEvent(event: ev, name: name)) }
+        if let ev { pendingEvents.append((CLEvent(event: ev, name: name), profileTag)) }
     }
 
     // MARK: elementwise

@@ -50,8 +50,8 @@ public struct StepStats: Sendable {
 }
 
 /// The concept model: encoder -> multi-VQ bottleneck -> controller picking typed ops -> decoder.
-/// Every layer runs through `Backend`; small per-question work (VQ bookkeeping, typed ops) runs
-/// on host copies of [B, few] tensors.
+/// Every layer runs through `Backend`, so a step stays on the device: the batch goes up once and
+/// only loss, metrics and answers come back, when asked for.
 public final class ConceptModel {
     public let config: ModelConfig
     public let backend: any Backend
@@ -76,20 +76,12 @@ public final class ConceptModel {
     /// true derivative of the forward (no stop-gradients), which is what finite differences see.
     public var exactGradients = false
 
-    // State saved by forward for backward.
-    private var saved: Saved?
-    private struct Saved {
-        var batch: ModelBatch
-        var z: [[Float]]            // per head [B, Dc]
-        var e: [[Float]]            // per head [B, Dc]
-        var headIdx: [[Int32]]
-        var r: [[Float]]            // per stage residual input [B, Dc]
-        var es: [[Float]]           // per stage code [B, Dc]
-        var stageIdx: [[Int32]]
-        var dOut: [Float]           // [B, outputWidth] gradient of the loss w.r.t. controller output
-        var gainGrad: Float
-        var lossScaleVQ: Float
-    }
+    /// What forward leaves for backward: the batch shape and the loss scale it used.
+    private var saved: (batch: Int, seq: Int, vqScale: Float)?
+    /// Code usage per codebook (heads then stages) on the device: float counts [codes] each,
+    /// `pending` for the step in flight, `committed` since the last dead-code restart.
+    private var pendingUsage: [any DeviceBuffer] = []
+    private var committedUsage: [any DeviceBuffer] = []
 
     public init(config: ModelConfig, backend: any Backend, seed: UInt64) throws {
         try config.validate()
@@ -132,6 +124,9 @@ public final class ConceptModel {
         ctrl2 = try Linear(params, "controller.fc2", config.controllerHidden, config.outputWidth,
                            std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng)
         gain = try params.make("decoder.gain", [1], .ones, decays: false, rng: &rng)
+        let books = config.vqHeads + config.vqStages
+        pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
+        committedUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
     }
 
     /// Bytes of activation buffers currently held.
@@ -146,10 +141,49 @@ public final class ConceptModel {
 
     // MARK: forward
 
-    /// Runs the model on a batch. With targets, computes the loss and keeps what backward needs.
-    /// `hard` picks the argmax op at every step (eval); training uses the soft mixture.
+    /// Number slots of every question as digits (ones first), -1 where a slot holds no number:
+    /// numbers: int32 [B, slots, places], read from the digit tokens and their places.
+    func readNumbers(_ batch: ModelBatch) -> [Int32] {
+        let cfg = config, T = batch.seq, S = cfg.slots, P = cfg.places
+        var digitOf: [Int32: Int32] = [:]
+        for (d, id) in cfg.digitTokenIds.enumerated() { digitOf[id] = Int32(d) }
+        var out = [Int32](repeating: -1, count: batch.size * S * P)
+        for b in 0..<batch.size {
+            var seen = [Bool](repeating: false, count: S), tooWide = [Bool](repeating: false, count: S)
+            var digits = [Int32](repeating: 0, count: S * P)
+            for t in 0..<min(T, Int(batch.lengths[b])) {
+                let i = b * T + t
+                let slot = Int(batch.slots[i]), place = Int(batch.places[i])
+                guard slot >= 1, slot <= S, place >= 1, let d = digitOf[batch.tokens[i]] else { continue }
+                seen[slot - 1] = true
+                if place <= P { digits[(slot - 1) * P + place - 1] = d } else { tooWide[slot - 1] = true }
+            }
+            // A number wider than `places` digits cannot be held; its slot reads as absent.
+            for k in 0..<S where seen[k] && !tooWide[k] {
+                for p in 0..<P { out[(b * S + k) * P + p] = digits[k * P + p] }
+            }
+        }
+        return out
+    }
+
+    static func encodeTargets(_ targets: [ModelTarget]?, count: Int) -> [Int32] {
+        var out = [Int32](repeating: 0, count: count * 2)
+        guard let targets else { return out }
+        for (b, t) in targets.enumerated() {
+            switch t {
+            case let .yesNo(y): out[2 * b] = 1; out[2 * b + 1] = y ? 1 : 0
+            case let .number(n): out[2 * b] = 2; out[2 * b + 1] = Int32(clamping: n)
+            }
+        }
+        return out
+    }
+
+    /// Runs the model on a batch. With targets, computes the loss gradient at the controller
+    /// output and keeps what backward needs. `hard` picks the argmax op at every step (eval);
+    /// training uses the soft mixture. Everything stays on the device unless `readback`: then
+    /// the loss parts, accuracy and predictions come back (log steps, eval, ask).
     public func forward(_ batch: ModelBatch, loss: LossSettings = LossSettings(), hard: Bool = false,
-                        lossScale: Float = 1) throws -> (stats: StepStats, predictions: [Prediction]) {
+                        lossScale: Float = 1, readback: Bool = true) throws -> (stats: StepStats, predictions: [Prediction]) {
         let cfg = config, be = backend
         let B = batch.size, T = batch.seq, D = cfg.dModel, N = B * T
         guard B > 0 else { throw ModelError.invalidBatch("empty batch") }
@@ -161,11 +195,14 @@ public final class ConceptModel {
         for i in 0..<N where batch.tokens[i] < 0 || Int(batch.tokens[i]) >= cfg.vocabSize {
             throw ModelError.invalidBatch("token id \(batch.tokens[i]) outside vocabulary of \(cfg.vocabSize)")
         }
+        saved = nil
 
-        // Embeddings: x0[b, t] = tok + pos + place + slot
+        // The batch goes up once: ids, positions, lengths, number digits, targets.
         let ids = try ws.get("ids.tokens", N, .int32), posIds = try ws.get("ids.pos", N, .int32)
         let placeIds = try ws.get("ids.places", N, .int32), slotIds = try ws.get("ids.slots", N, .int32)
         let lengths = try ws.get("ids.lengths", B, .int32), clsIds = try ws.get("ids.cls", B, .int32)
+        let numbersBuf = try ws.get("ids.numbers", B * cfg.slots * cfg.places, .int32)
+        let targetsBuf = try ws.get("ids.targets", B * 2, .int32)
         if cfg.encoderSeesDigitValues {
             try be.upload(batch.tokens, to: ids)
             try be.upload(batch.places.map { min(max($0, 0), Int32(cfg.places + 1)) }, to: placeIds)
@@ -178,6 +215,11 @@ public final class ConceptModel {
         try be.upload(batch.slots.map { min(max($0, 0), Int32(cfg.slots + 1)) }, to: slotIds)
         try be.upload(batch.lengths.map { min(max($0, 1), Int32(T)) }, to: lengths)
         try be.upload((0..<B).map { Int32($0 * T) }, to: clsIds)
+        let numbers = readNumbers(batch)
+        try be.upload(numbers, to: numbersBuf)
+        try be.upload(Self.encodeTargets(batch.targets, count: B), to: targetsBuf)
+
+        // Embeddings: x0[b, t] = tok + pos + place + slot : [B, T, D]
         let x0 = try ws.get("x0", N * D), tmp = try ws.get("embed.tmp", N * D)
         try be.embeddingGather(table: tokEmb.value, ids: ids, out: x0, count: N, dim: D)
         for (table, tids) in [(posEmb, posIds), (placeEmb, placeIds), (slotEmb, slotIds)] {
@@ -198,115 +240,111 @@ public final class ConceptModel {
         let s = try ws.get("summary", B * D)
         try be.embeddingGather(table: xf, ids: clsIds, out: s, count: B, dim: D)
 
-        // Multi-VQ bottleneck.
+        // Controller input hin: [B, D + (P+1) Dc] = [s; q_1..q_P; q_R], assembled in place.
         let Dc = cfg.codeDim, K = cfg.codes
-        let zBuf = try ws.get("vq.z", B * Dc), idxBuf = try ws.get("vq.idx", B, .int32), distBuf = try ws.get("vq.dist", B)
-        var zs: [[Float]] = [], es: [[Float]] = [], headIdx: [[Int32]] = []
-        var vqLoss = 0.0
-        for (p, proj) in vqProj.enumerated() {
-            try proj.forward(be, x: s, y: zBuf, rows: B)
-            try be.vqNearest(x: zBuf, codebook: headBooks[p].value, indices: idxBuf, distances: distBuf,
-                             rows: B, codes: K, dim: Dc)
-            let z = try be.download(zBuf, offset: 0, count: B * Dc)
-            let idx = try be.downloadInt32(idxBuf, offset: 0, count: B)
-            let book = try be.download(headBooks[p].value)
-            var e = [Float](repeating: 0, count: B * Dc)
-            for b in 0..<B {
-                for j in 0..<Dc {
-                    let v = book[Int(idx[b]) * Dc + j]
-                    e[b * Dc + j] = v
-                    let d = Double(z[b * Dc + j] - v)
-                    vqLoss += d * d * Double(1 + cfg.vqBeta) / Double(Dc * B)
-                }
-            }
-            zs.append(z); es.append(e); headIdx.append(idx)
-        }
-        try resProj.forward(be, x: s, y: zBuf, rows: B)
-        var residual = try be.download(zBuf, offset: 0, count: B * Dc)
-        var rs: [[Float]] = [], ess: [[Float]] = [], stageIdx: [[Int32]] = []
-        var qR = [Float](repeating: 0, count: B * Dc)
-        let rBuf = try ws.get("vq.r", B * Dc)
-        for st in 0..<cfg.vqStages {
-            try be.upload(residual, to: rBuf)
-            try be.vqNearest(x: rBuf, codebook: stageBooks[st].value, indices: idxBuf, distances: distBuf,
-                             rows: B, codes: K, dim: Dc)
-            let idx = try be.downloadInt32(idxBuf, offset: 0, count: B)
-            let book = try be.download(stageBooks[st].value)
-            var e = [Float](repeating: 0, count: B * Dc)
-            var next = residual
-            for b in 0..<B {
-                for j in 0..<Dc {
-                    let v = book[Int(idx[b]) * Dc + j]
-                    e[b * Dc + j] = v
-                    qR[b * Dc + j] += v
-                    next[b * Dc + j] -= v
-                    let d = Double(residual[b * Dc + j] - v)
-                    vqLoss += d * d * Double(1 + cfg.vqBeta) / Double(Dc * B)
-                }
-            }
-            rs.append(residual); ess.append(e); stageIdx.append(idx)
-            residual = next
-        }
-
-        // Controller input: [s; q_1..q_P; q_R] : [B, D + (P+1) Dc]
-        let sHost = try be.download(s, offset: 0, count: B * D)
         let hinW = D + cfg.codeVectorWidth
-        var hin = [Float](repeating: 0, count: B * hinW)
-        for b in 0..<B {
-            for j in 0..<D { hin[b * hinW + j] = sHost[b * D + j] }
-            for p in 0..<cfg.vqHeads {
-                for j in 0..<Dc { hin[b * hinW + D + p * Dc + j] = es[p][b * Dc + j] }
-            }
-            for j in 0..<Dc { hin[b * hinW + D + cfg.vqHeads * Dc + j] = qR[b * Dc + j] }
+        let hin = try ws.get("ctrl.in", B * hinW)
+        try be.copy2D(s, srcOffset: 0, srcStride: D, to: hin, dstOffset: 0, dstStride: hinW, rows: B, cols: D)
+        let training = batch.targets != nil
+        let ones = try ws.get("vq.ones", B)
+        if training { try be.fill(ones, value: 1, offset: 0, count: B) }
+        // Head p: z_p = proj_p(s): [B, Dc] -> nearest code e_p = book_p[idx_p] (straight-through).
+        for (p, proj) in vqProj.enumerated() {
+            let z = try ws.get("vq.z\(p)", B * Dc), e = try ws.get("vq.e\(p)", B * Dc)
+            let idx = try ws.get("vq.idx\(p)", B, .int32), dist = try ws.get("vq.dist\(p)", B)
+            try proj.forward(be, x: s, y: z, rows: B)
+            try be.vqNearest(x: z, codebook: headBooks[p].value, indices: idx, distances: dist, rows: B, codes: K, dim: Dc)
+            try be.embeddingGather(table: headBooks[p].value, ids: idx, out: e, count: B, dim: Dc)
+            try be.copy2D(e, srcOffset: 0, srcStride: Dc, to: hin, dstOffset: D + p * Dc, dstStride: hinW, rows: B, cols: Dc)
+            if training { try be.embeddingScatterAdd(dOut: ones, ids: idx, dTable: pendingUsage[p], count: B, dim: 1) }
         }
-        let hinBuf = try ws.get("ctrl.in", B * hinW)
-        try be.upload(hin, to: hinBuf)
-        let H = cfg.controllerHidden
-        let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
-        let outW = cfg.outputWidth
-        let outBuf = try ws.get("ctrl.out", B * outW)
-        try ctrl1.forward(be, x: hinBuf, y: c1, rows: B)
-        try be.gelu(c1, hc, count: B * H)
-        try ctrl2.forward(be, x: hc, y: outBuf, rows: B)
-        let out = try be.download(outBuf, offset: 0, count: B * outW)
-        let g = try be.download(gain.value)[0]
+        // Residual stages: r_0 = res(s), e_s = nearest(r_s), r_{s+1} = r_s - e_s, q_R = sum e_s.
+        let qR = try ws.get("vq.qR", B * Dc)
+        try be.fill(qR, value: 0, offset: 0, count: B * Dc)
+        try resProj.forward(be, x: s, y: try ws.get("vq.r0", B * Dc), rows: B)
+        for st in 0..<cfg.vqStages {
+            let r = try ws.get("vq.r\(st)", B * Dc), e = try ws.get("vq.es\(st)", B * Dc)
+            let idx = try ws.get("vq.sidx\(st)", B, .int32), dist = try ws.get("vq.sdist\(st)", B)
+            try be.vqNearest(x: r, codebook: stageBooks[st].value, indices: idx, distances: dist, rows: B, codes: K, dim: Dc)
+            try be.embeddingGather(table: stageBooks[st].value, ids: idx, out: e, count: B, dim: Dc)
+            try be.axpy(alpha: 1, x: e, y: qR, count: B * Dc)
+            if st + 1 < cfg.vqStages {
+                let next = try ws.get("vq.r\(st + 1)", B * Dc)
+                try be.copy(r, srcOffset: 0, to: next, dstOffset: 0, count: B * Dc)
+                try be.axpy(alpha: -1, x: e, y: next, count: B * Dc)
+            }
+            if training {
+                try be.embeddingScatterAdd(dOut: ones, ids: idx, dTable: pendingUsage[vqProj.count + st], count: B, dim: 1)
+            }
+        }
+        try be.copy2D(qR, srcOffset: 0, srcStride: Dc, to: hin, dstOffset: D + cfg.vqHeads * Dc, dstStride: hinW, rows: B, cols: Dc)
 
-        // Typed reasoning and the decoder, per question.
+        // Controller: out = fc2(gelu(fc1(hin))): [B, outputWidth]
+        let H = cfg.controllerHidden, outW = cfg.outputWidth
+        let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
+        let out = try ws.get("ctrl.out", B * outW)
+        try ctrl1.forward(be, x: hin, y: c1, rows: B)
+        try be.gelu(c1, hc, count: B * H)
+        try ctrl2.forward(be, x: hc, y: out, rows: B)
+
+        // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.
+        let spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
+                                labelSmoothing: loss.labelSmoothing, lambdaStop: loss.lambdaStop,
+                                lambdaEntropy: loss.lambdaEntropy, lossScale: lossScale / Float(B))
+        let dOut = try ws.get("ctrl.dout", B * outW)
+        let rowStats = try ws.get("reasoner.stats", B * ReasonerSpec.statsWidth)
+        let trace = try ws.get("reasoner.trace", B * 4, .int32)
+        try be.reasoner(logits: out, numbers: numbersBuf, targets: targetsBuf, gain: gain.value, dLogits: dOut,
+                        rowStats: rowStats, trace: trace, rows: B, spec: spec)
+        if training { saved = (B, T, loss.lambdaVQ * lossScale * 2 / Float(Dc * B)) }
+
         var stats = StepStats()
         stats.count = B
-        stats.codeIndices = headIdx + stageIdx
+        guard readback else { return (stats, []) }
+        return try readResults(batch: batch, numbers: numbers, loss: loss, stats: stats)
+    }
+
+    /// Brings loss parts, accuracy and predictions of the last forward back to the host.
+    private func readResults(batch: ModelBatch, numbers: [Int32], loss: LossSettings, stats base: StepStats)
+        throws -> (stats: StepStats, predictions: [Prediction]) {
+        let cfg = config, be = backend, B = batch.size, W = ReasonerSpec.statsWidth, Dc = cfg.codeDim
+        var stats = base
+        let rows = try be.download(try ws.get("reasoner.stats", B * W), offset: 0, count: B * W)
+        let trace = try be.downloadInt32(try ws.get("reasoner.trace", B * 4, .int32), offset: 0, count: B * 4)
+        var codes: [[Int32]] = []
+        for p in 0..<cfg.vqHeads { codes.append(try be.downloadInt32(try ws.get("vq.idx\(p)", B, .int32), offset: 0, count: B)) }
+        for st in 0..<cfg.vqStages { codes.append(try be.downloadInt32(try ws.get("vq.sidx\(st)", B, .int32), offset: 0, count: B)) }
+        stats.codeIndices = codes
+        var vq = 0.0
+        let sum = try ws.get("reasoner.sum", 1)
+        for name in (0..<cfg.vqHeads).map({ "vq.dist\($0)" }) + (0..<cfg.vqStages).map({ "vq.sdist\($0)" }) {
+            try be.sum(try ws.get(name, B), count: B, out: sum)
+            vq += Double(try be.download(sum)[0])
+        }
+        stats.vqLoss = vq * Double(1 + cfg.vqBeta) / Double(Dc * B) * Double(loss.lambdaVQ)
         var preds: [Prediction] = []
         preds.reserveCapacity(B)
-        var dOut = [Float](repeating: 0, count: B * outW)
-        var gainGrad: Float = 0
-        var ansLoss = 0.0, stopLoss = 0.0, entropyLoss = 0.0
+        var entropy = 0.0
         for b in 0..<B {
-            let numbers = readNumbers(batch, row: b)
-            let target = batch.targets?[b]
-            let r = Reasoner.run(config: cfg, logits: Array(out[(b * outW)..<((b + 1) * outW)]), numbers: numbers,
-                                 gain: g, hard: hard, enabled: reasonerEnabled, target: target, loss: loss)
-            var trace = r.trace
-            trace.codes = stats.codeIndices.map { Int($0[b]) }
-            preds.append(Prediction(isNumber: r.isNumber, yes: r.yes, pYes: r.pYes, number: r.number, trace: trace))
-            if let target {
-                ansLoss += Double(r.answerLoss) / Double(B)
-                entropyLoss -= Double(loss.lambdaEntropy * r.entropy) / Double(B)
-                stopLoss += Double(r.stopLoss) / Double(B)
-                switch target {
-                case let .yesNo(y): if !r.isNumber && r.yes == y { stats.correct += 1 }
-                case let .number(n): if r.isNumber && r.number == n { stats.correct += 1 }
-                }
-                for j in 0..<outW { dOut[b * outW + j] = r.dLogits[j] * lossScale / Float(B) }
-                gainGrad += r.dGain * lossScale / Float(B)
+            let r = rows[(b * W)..<((b + 1) * W)].map { $0 }
+            stats.answerLoss += Double(r[0]) / Double(B)
+            stats.stopLoss += Double(r[1]) * Double(loss.lambdaStop) / Double(B)
+            entropy += Double(r[2]) / Double(B)
+            if r[3] > 0.5 { stats.correct += 1 }
+            let slotA = Int(trace[4 * b]), slotB = Int(trace[4 * b + 1])
+            func value(_ slot: Int) -> Int? {
+                guard slot >= 0, slot < cfg.slots, numbers[(b * cfg.slots + slot) * cfg.places] >= 0 else { return nil }
+                let d = (0..<cfg.places).map { Int(numbers[(b * cfg.slots + slot) * cfg.places + $0]) }
+                return Digits(digits: d).value
             }
+            let t = ReasoningTrace(operandA: value(slotA), operandB: value(slotB), slotA: slotA, slotB: slotB,
+                                   unary: UnaryOp(rawValue: Int(trace[4 * b + 2])) ?? .identity,
+                                   relation: Relation(rawValue: Int(trace[4 * b + 3])) ?? .equal,
+                                   pStop: r[8], codes: codes.map { Int($0[b]) })
+            preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t))
         }
-        stats.answerLoss = ansLoss
-        stats.stopLoss = stopLoss * Double(loss.lambdaStop)
-        stats.vqLoss = vqLoss * Double(loss.lambdaVQ)
-        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss + entropyLoss
-        saved = batch.targets == nil ? nil : Saved(batch: batch, z: zs, e: es, headIdx: headIdx, r: rs, es: ess,
-                                                    stageIdx: stageIdx, dOut: dOut, gainGrad: gainGrad,
-                                                    lossScaleVQ: loss.lambdaVQ * lossScale)
+        if batch.targets == nil { stats.correct = 0; stats.answerLoss = 0; stats.stopLoss = 0 }
+        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss - Double(loss.lambdaEntropy) * entropy
         return (stats, preds)
     }
 
@@ -326,24 +364,6 @@ public final class ConceptModel {
         return out
     }
 
-    /// Digits of each number slot in question `row`, read from its digit tokens and their places.
-    func readNumbers(_ batch: ModelBatch, row b: Int) -> [Digits?] {
-        let cfg = config, T = batch.seq
-        var digitOf: [Int32: Int] = [:]
-        for (d, id) in cfg.digitTokenIds.enumerated() { digitOf[id] = d }
-        var numbers = [[Int]?](repeating: nil, count: cfg.slots)
-        let len = min(T, Int(batch.lengths[b]))
-        for t in 0..<len {
-            let i = b * T + t
-            let slot = Int(batch.slots[i]), place = Int(batch.places[i])
-            guard slot >= 1, slot <= cfg.slots, place >= 1, let d = digitOf[batch.tokens[i]] else { continue }
-            if numbers[slot - 1] == nil { numbers[slot - 1] = [Int](repeating: 0, count: cfg.places + 1) }
-            if place <= cfg.places { numbers[slot - 1]![place - 1] = d } else { numbers[slot - 1]![cfg.places] = 1 }
-        }
-        // A number wider than `places` digits cannot be held; the slot reads as absent.
-        return numbers.map { n in n.flatMap { $0[cfg.places] == 0 ? Digits(digits: Array($0[0..<cfg.places])) : nil } }
-    }
-
     // MARK: backward
 
     /// Accumulates gradients of the last forward's loss (times its lossScale) into every parameter.
@@ -351,78 +371,77 @@ public final class ConceptModel {
         guard let sv = saved else { throw ModelError.invalidBatch("backward called without a forward that had targets") }
         saved = nil
         let cfg = config, be = backend
-        let B = sv.batch.size, T = sv.batch.seq, D = cfg.dModel, N = B * T, Dc = cfg.codeDim
+        let B = sv.batch, T = sv.seq, D = cfg.dModel, N = B * T, Dc = cfg.codeDim
         let H = cfg.controllerHidden, outW = cfg.outputWidth, hinW = D + cfg.codeVectorWidth
 
-        // Decoder gain.
-        let gg = try be.download(gain.grad)
-        try be.upload([gg[0] + sv.gainGrad], to: gain.grad)
+        // Decoder gain: d(loss)/d(gain) = sum over rows of rowStats[:, 7].
+        let rowStats = try ws.get("reasoner.stats", B * ReasonerSpec.statsWidth)
+        let col = try ws.get("reasoner.col", B), one = try ws.get("reasoner.sum", 1)
+        try be.copy2D(rowStats, srcOffset: 7, srcStride: ReasonerSpec.statsWidth, to: col, dstOffset: 0, dstStride: 1,
+                      rows: B, cols: 1)
+        try be.sum(col, count: B, out: one)
+        try be.add(gain.grad, one, gain.grad, count: 1)
 
         // Controller.
-        let dOutBuf = try ws.get("ctrl.dout", B * outW)
-        try be.upload(sv.dOut, to: dOutBuf)
-        let hinBuf = try ws.get("ctrl.in", B * hinW)
+        let hin = try ws.get("ctrl.in", B * hinW), dOut = try ws.get("ctrl.dout", B * outW)
         let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
         let dh = try ws.get("ctrl.dh", B * H), dHin = try ws.get("ctrl.dhin", B * hinW)
-        try ctrl2.backward(be, x: hc, dY: dOutBuf, dX: dh, rows: B)
+        try ctrl2.backward(be, x: hc, dY: dOut, dX: dh, rows: B)
         try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
-        try ctrl1.backward(be, x: hinBuf, dY: dh, dX: dHin, rows: B)
-        let dHinHost = try be.download(dHin, offset: 0, count: B * hinW)
+        try ctrl1.backward(be, x: hin, dY: dh, dX: dHin, rows: B)
 
-        // VQ: straight-through to z, plus codebook and commitment terms of lambda_vq * VQ loss.
-        let s = try ws.get("summary", B * D)
-        let ds = try ws.get("summary.grad", B * D)
-        var dsHost = [Float](repeating: 0, count: B * D)
-        for b in 0..<B { for j in 0..<D { dsHost[b * D + j] = dHinHost[b * hinW + j] } }
-        try be.upload(dsHost, to: ds)
-        let vqScale = sv.lossScaleVQ * 2 / Float(Dc * B)
+        // ds: [B, D] from the controller input, then from every VQ projection.
+        let s = try ws.get("summary", B * D), ds = try ws.get("summary.grad", B * D)
+        try be.copy2D(dHin, srcOffset: 0, srcStride: hinW, to: ds, dstOffset: 0, dstStride: D, rows: B, cols: D)
+        // VQ loss lambda * (|sg(z) - e|^2 + beta |z - sg(e)|^2) / Dc, mean over the batch. Training
+        // routes the gradient at a code to z (straight-through); exactGradients gives the true one.
         let straightThrough = !exactGradients
-        // Weights of the VQ loss's gradient on the encoder side and on the codebook side.
-        let encW = exactGradients ? 1 + cfg.vqBeta : cfg.vqBeta
-        let bookW: Float = exactGradients ? 1 + cfg.vqBeta : 1
-        let dz = try ws.get("vq.dz", B * Dc)
+        let encW = sv.vqScale * (exactGradients ? 1 + cfg.vqBeta : cfg.vqBeta)
+        let bookW = sv.vqScale * (exactGradients ? 1 + cfg.vqBeta : 1)
+        let dq = try ws.get("vq.dq", B * Dc), diff = try ws.get("vq.diff", B * Dc)
         for p in 0..<cfg.vqHeads {
-            var dzHost = [Float](repeating: 0, count: B * Dc)
-            var dBook = [Float](repeating: 0, count: cfg.codes * Dc)
-            for b in 0..<B {
-                let code = Int(sv.headIdx[p][b])
-                for j in 0..<Dc {
-                    let diff = sv.z[p][b * Dc + j] - sv.e[p][b * Dc + j]
-                    let dq = dHinHost[b * hinW + D + p * Dc + j]
-                    dzHost[b * Dc + j] = (straightThrough ? dq : 0) + vqScale * encW * diff
-                    dBook[code * Dc + j] += (straightThrough ? 0 : dq) - vqScale * bookW * diff
-                }
+            let z = try ws.get("vq.z\(p)", B * Dc), e = try ws.get("vq.e\(p)", B * Dc)
+            let idx = try ws.get("vq.idx\(p)", B, .int32)
+            try be.copy2D(dHin, srcOffset: D + p * Dc, srcStride: hinW, to: dq, dstOffset: 0, dstStride: Dc, rows: B, cols: Dc)
+            try be.copy(z, srcOffset: 0, to: diff, dstOffset: 0, count: B * Dc)
+            try be.axpy(alpha: -1, x: e, y: diff, count: B * Dc)                  // diff = z - e
+            if !straightThrough {
+                try be.embeddingScatterAdd(dOut: dq, ids: idx, dTable: headBooks[p].grad, count: B, dim: Dc)
+                try be.fill(dq, value: 0, offset: 0, count: B * Dc)
             }
-            try be.upload(dzHost, to: dz)
-            try vqProj[p].backward(be, x: s, dY: dz, dX: ds, rows: B, accumulateDX: true)
-            try addToGrad(headBooks[p], dBook)
+            try be.axpy(alpha: encW, x: diff, y: dq, count: B * Dc)               // dz
+            try vqProj[p].backward(be, x: s, dY: dq, dX: ds, rows: B, accumulateDX: true)
+            try be.scale(diff, by: -bookW, count: B * Dc)
+            try be.embeddingScatterAdd(dOut: diff, ids: idx, dTable: headBooks[p].grad, count: B, dim: Dc)
         }
-        var dr0 = [Float](repeating: 0, count: B * Dc)
-        var dqR = [Float](repeating: 0, count: B * Dc)
-        for b in 0..<B { for j in 0..<Dc { dqR[b * Dc + j] = dHinHost[b * hinW + D + cfg.vqHeads * Dc + j] } }
-        if straightThrough { dr0 = dqR }
-        // r_{st+1} = r_st - e_st: the exact derivative also reaches earlier codes through later
-        // residuals; training treats earlier codes as constants there.
-        var later = [Float](repeating: 0, count: B * Dc)
+        // Residual: dr0 gets dq_R (straight-through) plus every stage's commitment term; with exact
+        // gradients, codes also receive dq_R and the terms of later stages (r_{s+1} = r_s - e_s).
+        let dqR = try ws.get("vq.dqR", B * Dc), dr0 = try ws.get("vq.dr0", B * Dc), later = try ws.get("vq.later", B * Dc)
+        try be.copy2D(dHin, srcOffset: D + cfg.vqHeads * Dc, srcStride: hinW, to: dqR, dstOffset: 0, dstStride: Dc,
+                      rows: B, cols: Dc)
+        if straightThrough {
+            try be.copy(dqR, srcOffset: 0, to: dr0, dstOffset: 0, count: B * Dc)
+        } else {
+            try be.fill(dr0, value: 0, offset: 0, count: B * Dc)
+        }
+        try be.fill(later, value: 0, offset: 0, count: B * Dc)
         for st in stride(from: cfg.vqStages - 1, through: 0, by: -1) {
-            var dBook = [Float](repeating: 0, count: cfg.codes * Dc)
-            var here = [Float](repeating: 0, count: B * Dc)
-            for b in 0..<B {
-                let code = Int(sv.stageIdx[st][b])
-                for j in 0..<Dc {
-                    let diff = sv.r[st][b * Dc + j] - sv.es[st][b * Dc + j]
-                    let dr = vqScale * encW * diff
-                    here[b * Dc + j] = dr
-                    dr0[b * Dc + j] += dr
-                    dBook[code * Dc + j] += (straightThrough ? 0 : dqR[b * Dc + j]) - vqScale * bookW * diff
-                        - (exactGradients ? later[b * Dc + j] : 0)
-                }
+            let r = try ws.get("vq.r\(st)", B * Dc), e = try ws.get("vq.es\(st)", B * Dc)
+            let idx = try ws.get("vq.sidx\(st)", B, .int32)
+            try be.copy(r, srcOffset: 0, to: diff, dstOffset: 0, count: B * Dc)
+            try be.axpy(alpha: -1, x: e, y: diff, count: B * Dc)                  // diff = r_s - e_s
+            try be.axpy(alpha: encW, x: diff, y: dr0, count: B * Dc)
+            // Code rows: -bookW * diff (+ dq_R - later when exact).
+            try be.copy(diff, srcOffset: 0, to: dq, dstOffset: 0, count: B * Dc)
+            try be.scale(dq, by: -bookW, count: B * Dc)
+            if exactGradients {
+                try be.axpy(alpha: 1, x: dqR, y: dq, count: B * Dc)
+                try be.axpy(alpha: -1, x: later, y: dq, count: B * Dc)
+                try be.axpy(alpha: encW, x: diff, y: later, count: B * Dc)
             }
-            for i in 0..<(B * Dc) { later[i] += here[i] }
-            try addToGrad(stageBooks[st], dBook)
+            try be.embeddingScatterAdd(dOut: dq, ids: idx, dTable: stageBooks[st].grad, count: B, dim: Dc)
         }
-        try be.upload(dr0, to: dz)
-        try resProj.backward(be, x: s, dY: dz, dX: ds, rows: B, accumulateDX: true)
+        try resProj.backward(be, x: s, dY: dr0, dX: ds, rows: B, accumulateDX: true)
 
         // Summary -> final LayerNorm -> encoder layers -> embeddings.
         let clsIds = try ws.get("ids.cls", B, .int32)
@@ -444,10 +463,31 @@ public final class ConceptModel {
         try be.embeddingScatterAdd(dOut: dx, ids: slotIds, dTable: slotEmb.grad, count: N, dim: D)
     }
 
-    private func addToGrad(_ p: Parameter, _ delta: [Float]) throws {
-        let tmp = try ws.get("grad.tmp", p.count)
-        try backend.upload(delta, to: tmp)
-        try backend.axpy(alpha: 1, x: tmp, y: p.grad, count: p.count)
+    // MARK: code usage
+
+    /// Adds the step's code usage to the window since the last restart (after a step succeeded).
+    public func commitCodeUsage() throws {
+        for (p, c) in zip(pendingUsage, committedUsage) {
+            try backend.axpy(alpha: 1, x: p, y: c, count: config.codes)
+            try backend.fill(p, value: 0, offset: 0, count: config.codes)
+        }
+    }
+
+    /// Forgets the usage of a step that did not complete (out-of-memory retry).
+    public func discardPendingCodeUsage() throws {
+        for p in pendingUsage { try backend.fill(p, value: 0, offset: 0, count: config.codes) }
+    }
+
+    /// Code usage counts since the last reset, per codebook (heads, then stages).
+    public func codeUsage() throws -> [[Int]] {
+        try committedUsage.map { try backend.download($0).map { Int($0.rounded()) } }
+    }
+
+    public func setCodeUsage(_ usage: [[Int]]) throws {
+        guard usage.count == committedUsage.count, usage.allSatisfy({ $0.count == config.codes }) else {
+            throw ModelError.invalidConfig("code usage has shape \(usage.map(\.count)), expected \(committedUsage.count) × \(config.codes)")
+        }
+        for (u, buf) in zip(usage, committedUsage) { try backend.upload(u.map(Float.init), to: buf) }
     }
 
     // MARK: VQ health
@@ -458,7 +498,7 @@ public final class ConceptModel {
         guard usage.count == headBooks.count + stageBooks.count else { return 0 }
         _ = try forward(batch, hard: true)
         let B = batch.size, Dc = config.codeDim, D = config.dModel
-        let s = try ws.get("summary", B * D), zBuf = try ws.get("vq.z", B * Dc)
+        let s = try ws.get("summary", B * D), zBuf = try ws.get("vq.z0", B * Dc)
         var restarted = 0
         for (p, book) in (headBooks + stageBooks).enumerated() {
             let dead = usage[p].indices.filter { usage[p][$0] == 0 }

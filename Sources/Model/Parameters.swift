@@ -77,16 +77,21 @@ public final class ParameterStore {
         for p in all { try backend.fill(p.grad, value: 0, offset: 0, count: p.count) }
     }
 
-    /// Global L2 norm of all gradients.
+    /// Global L2 norm of all gradients: one sum of squares per tensor on the device, gathered
+    /// into one buffer, so a single scalar array crosses to the host.
     public func gradNorm() throws -> Float {
-        let out = try backend.makeBuffer(count: 1, dtype: .float32)
-        var total = 0.0
-        for p in all {
-            try backend.sumOfSquares(p.grad, count: p.count, out: out)
-            total += Double(try backend.download(out)[0])
+        if normScratch == nil {
+            normScratch = (try backend.makeBuffer(count: 1, dtype: .float32), try backend.makeBuffer(count: all.count, dtype: .float32))
         }
+        let (one, perTensor) = normScratch!
+        for (i, p) in all.enumerated() {
+            try backend.sumOfSquares(p.grad, count: p.count, out: one)
+            try backend.copy(one, srcOffset: 0, to: perTensor, dstOffset: i, count: 1)
+        }
+        let total = try backend.download(perTensor).reduce(0.0) { $0 + Double($1) }
         return Float(total.squareRoot())
     }
+    private var normScratch: (any DeviceBuffer, any DeviceBuffer)?
 
     /// Values of every parameter, in order, as host arrays.
     public func snapshot() throws -> [String: [Float]] {

@@ -28,7 +28,7 @@ extension Trainer {
             "step": String(step),
             "data_rng": String(dataRNG.state),
             "model_rng": String(modelRNG.state),
-            "vq_usage": try json(usage),
+            "vq_usage": try json(try model.codeUsage()),
             "best_score": String(bestScore),
             "backend": backend.description,
         ]
@@ -70,7 +70,7 @@ extension Trainer {
             step = s
             dataRNG = SplitMix64(seed: d)
             modelRNG = ModelRNG(seed: m)
-            usage = u
+            try model.setCodeUsage(u)
             bestScore = file.metadata["best_score"].flatMap(Double.init) ?? -1
         } catch let e as ComputeError {
             throw CheckpointError("\(url.path) does not match this model: \(e)")

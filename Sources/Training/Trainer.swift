@@ -41,8 +41,6 @@ public final class Trainer {
     public internal(set) var bestScore = -1.0
     var dataRNG: SplitMix64
     var modelRNG: ModelRNG
-    /// Code usage counts since the last dead-code restart, per codebook.
-    var usage: [[Int]]
     /// VQ health of the last finished restart window, for the log.
     var lastHealth: (utilisation: [Double], perplexity: [Double])?
     /// Current micro-batch (shrinks on out-of-memory).
@@ -71,7 +69,6 @@ public final class Trainer {
                               warmupSteps: Int(Float(options.steps) * options.warmupRatio), totalSteps: options.steps)
         dataRNG = SplitMix64(seed: options.seed).derived(0x5452_4149)  // "TRAI"
         modelRNG = ModelRNG(seed: options.seed ^ 0x5651_5F52_4553_5452)
-        usage = Array(repeating: Array(repeating: 0, count: options.codes), count: options.vqHeads + options.vqStages)
         microBatch = options.microBatch > 0 ? min(options.microBatch, options.batchSize) : options.batchSize
     }
 
@@ -79,17 +76,19 @@ public final class Trainer {
 
     /// One optimizer step over `batchSize` fresh questions, in micro-batches of `microBatch`.
     /// On out-of-memory the micro-batch halves and the same questions are run again, so the
-    /// effective batch, the step count and the result stay the same.
+    /// effective batch, the step count and the result stay the same. With `readback` false
+    /// nothing but the gradient norm (for clipping) comes back from the device.
     @discardableResult
-    public func trainStep() throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
+    public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
         let questions = generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
         let batch = try batcher.batch(questions)
-        var outcome: (StepStats, [[Int]])?
-        while outcome == nil {
+        var total: StepStats?
+        while total == nil {
             do {
-                outcome = try accumulateGradients(batch)
+                total = try accumulateGradients(batch, readback: readback)
             } catch let error as ComputeError where error.isOutOfMemory {
                 model.releaseActivations()
+                try model.discardPendingCodeUsage()
                 guard microBatch > 1 else {
                     // Nothing of this step was applied: the checkpoint is the state before it.
                     let url = runDir.appendingPathComponent("latest.safetensors")
@@ -104,33 +103,33 @@ public final class Trainer {
                 log("out of memory at micro-batch \(old) on \(backend.description): continuing with \(chunks) × \(microBatch)")
             }
         }
-        let (total, stepUsage) = outcome!
-        for k in usage.indices { for c in usage[k].indices { usage[k][c] += stepUsage[k][c] } }
+        try model.commitCodeUsage()
         step += 1
         let lr = schedule.lr(step: step)
         let norm = try optimizer.update(lr: lr)
         if options.restartEvery > 0 && step % options.restartEvery == 0 {
-            lastHealth = vqHealth()
+            let usage = try model.codeUsage()
+            lastHealth = Self.health(usage)
             // Dead codes restart from the first 16 questions' encodings: a fixed sample, so the
             // result does not depend on the micro-batch (unless memory forces it below 16).
             _ = try model.restartDeadCodes(usage: usage, batch: batch.slice(0, min(batch.size, 16, microBatch)),
                                            rng: &modelRNG)
-            usage = usage.map { Array(repeating: 0, count: $0.count) }
+            try model.setCodeUsage(usage.map { Array(repeating: 0, count: $0.count) })
         }
-        return (total, norm, lr)
+        return (total!, norm, lr)
     }
 
-    /// Gradients of the whole batch, summed over micro-batches; with the step's code usage.
-    func accumulateGradients(_ batch: ModelBatch) throws -> (StepStats, [[Int]]) {
+    /// Gradients of the whole batch, summed over micro-batches.
+    func accumulateGradients(_ batch: ModelBatch, readback: Bool) throws -> StepStats {
         try model.params.zeroGrads()
         var total = StepStats()
-        var stepUsage = usage.map { Array(repeating: 0, count: $0.count) }
         var lo = 0
         while lo < batch.size {
             let hi = min(batch.size, lo + microBatch)
             let part = batch.slice(lo, hi)
             let weight = Float(hi - lo) / Float(batch.size)
-            let (stats, _) = try model.forward(part, loss: options.lossSettings(step: step + 1), lossScale: weight)
+            let (stats, _) = try model.forward(part, loss: options.lossSettings(step: step + 1), lossScale: weight,
+                                               readback: readback)
             try model.backward()
             let w = Double(weight)
             total.loss += stats.loss * w
@@ -139,13 +138,12 @@ public final class Trainer {
             total.stopLoss += stats.stopLoss * w
             total.correct += stats.correct
             total.count += stats.count
-            for (k, idx) in stats.codeIndices.enumerated() { for c in idx { stepUsage[k][Int(c)] += 1 } }
             lo = hi
         }
-        return (total, stepUsage)
+        return total
     }
 
-    func vqHealth() -> (utilisation: [Double], perplexity: [Double]) {
+    static func health(_ usage: [[Int]]) -> (utilisation: [Double], perplexity: [Double]) {
         var util: [Double] = [], ppl: [Double] = []
         for counts in usage {
             let n = Double(counts.reduce(0, +))
@@ -173,21 +171,22 @@ public final class Trainer {
         encoder.outputFormatting = [.sortedKeys]
         var windowStart = Date()
         var windowExamples = 0
-        var acc = StepStats()
+        var shown = (loss: Double.nan, accuracy: Double.nan)
         progress?.start(total: options.steps, at: step)
         while step < options.steps {
-            let (stats, norm, lr) = try trainStep()
+            // Loss and accuracy come back from the device on log steps only (the batch of that step).
+            let logStep = options.logEvery > 0 && ((step + 1) % options.logEvery == 0 || step + 1 == options.steps)
+            let (stats, norm, lr) = try trainStep(readback: logStep)
             windowExamples += stats.count
-            acc.loss += stats.loss; acc.answerLoss += stats.answerLoss; acc.vqLoss += stats.vqLoss
-            acc.stopLoss += stats.stopLoss; acc.correct += stats.correct; acc.count += stats.count
-            progress?.update(step: step, loss: stats.loss, accuracy: Double(stats.correct) / Double(max(1, stats.count)))
-            if options.logEvery > 0 && (step % options.logEvery == 0 || step == options.steps) {
+            if logStep { shown = (stats.loss, Double(stats.correct) / Double(max(1, stats.count))) }
+            progress?.update(step: step, loss: shown.loss, accuracy: shown.accuracy)
+            if logStep {
                 let elapsed = Date().timeIntervalSince(windowStart)
                 // Usage restarts every `restartEvery` steps; right after a reset, show the full window.
-                let health = usage.allSatisfy({ $0.allSatisfy { $0 == 0 } }) ? (lastHealth ?? vqHealth()) : vqHealth()
-                let n = Double(acc.count) / Double(options.batchSize)
-                let line = MetricsLine(step: step, loss: acc.loss / n, answerLoss: acc.answerLoss / n, vqLoss: acc.vqLoss / n,
-                                       stopLoss: acc.stopLoss / n, accuracy: Double(acc.correct) / Double(max(1, acc.count)),
+                let usage = try model.codeUsage()
+                let health = usage.allSatisfy({ $0.allSatisfy { $0 == 0 } }) ? (lastHealth ?? Self.health(usage)) : Self.health(usage)
+                let line = MetricsLine(step: step, loss: stats.loss, answerLoss: stats.answerLoss, vqLoss: stats.vqLoss,
+                                       stopLoss: stats.stopLoss, accuracy: shown.accuracy,
                                        lr: lr, gradNorm: norm, vqUtilisation: health.utilisation,
                                        vqPerplexity: health.perplexity,
                                        examplesPerSecond: Double(windowExamples) / max(1e-9, elapsed), microBatch: microBatch)
@@ -200,7 +199,6 @@ public final class Trainer {
                                lr, norm, health.utilisation.map { String(format: "%.2f", $0) }.joined(separator: ",") as NSString,
                                line.examplesPerSecond))
                 }
-                acc = StepStats()
                 windowStart = Date()
                 windowExamples = 0
             }

@@ -56,25 +56,32 @@ final class ModelGradientTests: XCTestCase {
             let g = try be.download(p.grad)
             let x0 = try be.download(p.value)
             var done = false
-            for _ in 0..<4 where !done {
+            for _ in 0..<6 where !done {
                 let v = (0..<p.count).map { _ in Float(rng.normal()) }
-                let eps: Float = 3e-3
-                try be.upload(zip(x0, v).map { $0 + eps * $1 }, to: p.value)
-                let (lp, cp) = try loss()
-                try be.upload(zip(x0, v).map { $0 - eps * $1 }, to: p.value)
-                let (lm, cm) = try loss()
-                try be.upload(x0, to: p.value)
-                // A step that moves any question to another code crosses a VQ discontinuity.
-                guard cp == baseCodes, cm == baseCodes else { continue }
+                let eps: Float = 2e-3
+                var differences: [Double] = []
+                var crossed = false
+                for h in [eps, eps / 2] {
+                    try be.upload(zip(x0, v).map { $0 + h * $1 }, to: p.value)
+                    let (lp, cp) = try loss()
+                    try be.upload(zip(x0, v).map { $0 - h * $1 }, to: p.value)
+                    let (lm, cm) = try loss()
+                    try be.upload(x0, to: p.value)
+                    // A step that moves any question to another code crosses a VQ discontinuity.
+                    if cp != baseCodes || cm != baseCodes { crossed = true }
+                    differences.append((lp - lm) / Double(2 * h))
+                }
+                guard !crossed else { continue }
+                // Richardson extrapolation: cancels the O(h^2) term of the central difference.
+                let numeric = (4 * differences[1] - differences[0]) / 3
                 let analytic = zip(g, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-                let numeric = (lp - lm) / Double(2 * eps)
                 let err = abs(numeric - analytic) / max(1e-2, abs(numeric) + abs(analytic))
                 XCTAssertLessThan(err, 5e-2, "\(p.name): analytic \(analytic) numeric \(numeric) (seed \(seed))")
                 done = true
                 checked += 1
             }
         }
-        XCTAssertGreaterThan(checked, model.params.all.count * 3 / 4, "too few tensors checked (seed \(seed))")
+        XCTAssertGreaterThan(checked, model.params.all.count * 2 / 3, "too few tensors checked (seed \(seed))")
     }
 
     func testTypedOpsAreExactOnDigits() {
