@@ -123,6 +123,12 @@ public final class ConceptModel {
         ctrl1 = try Linear(params, "controller.fc1", hin, config.controllerHidden, std: 1 / Double(hin).squareRoot(), rng: &rng)
         ctrl2 = try Linear(params, "controller.fc2", config.controllerHidden, config.outputWidth,
                            std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng)
+        // Occam prior: step 1 starts out preferring the identity op, so a relation that needs no
+        // arithmetic (greater, smaller) is not learned as greater(predecessor(a), b), which only
+        // errs on the rare |a - b| = 1 questions and is hard to leave once the softmax saturates.
+        var bias = try backend.download(ctrl2.b.value)
+        bias[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
+        try backend.upload(bias, to: ctrl2.b.value)
         gain = try params.make("decoder.gain", [1], .ones, decays: false, rng: &rng)
         let books = config.vqHeads + config.vqStages
         pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }

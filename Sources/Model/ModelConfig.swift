@@ -23,6 +23,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// depend on the numbers themselves, so held-out and out-of-range numbers read like trained
     /// ones. The digit values go only to the typed reasoner, which computes on them exactly.
     public var encoderSeesDigitValues = false
+    /// Initial logit bias of the identity op at step 1 (the Occam prior).
+    public var identityPrior: Float = 2
     /// Commitment weight inside the VQ loss.
     public var vqBeta: Float = 0.25
 

@@ -42,6 +42,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var trainRange: ClosedRange<Int>?
     public var oodRange: ClosedRange<Int>?
     public var templateHoldout = true
+    /// Probability that a word token of a training question is replaced by [UNK], so no single
+    /// word carries a concept alone and the model leans on every cue it has.
+    public var wordDropout: Float = 0.1
     /// Steps between dead-code restarts of the VQ codebooks (0 = never).
     public var restartEvery = 100
 
@@ -116,6 +119,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if !(lambdaVQ >= 0) || !(lambdaStop >= 0) || !(lambdaEntropy >= 0) {
             throw fail("--lambda_vq, --lambda_stop and --lambda_entropy must be >= 0")
         }
+        if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }
         if dModel < 1 || heads < 1 || dModel % heads != 0 {
             throw fail("--d_model \(dModel) must be a positive multiple of --heads \(heads)")

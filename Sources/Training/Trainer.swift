@@ -81,7 +81,13 @@ public final class Trainer {
     @discardableResult
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
         let questions = generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
-        let batch = try batcher.batch(questions)
+        var batch = try batcher.batch(questions)
+        if options.wordDropout > 0 {
+            for i in batch.tokens.indices where batch.slots[i] == 0 && batch.tokens[i] > Vocabulary.clsID
+                && !Vocabulary.isDigit(batch.tokens[i]) && dataRNG.unit() < Double(options.wordDropout) {
+                batch.tokens[i] = Vocabulary.unkID
+            }
+        }
         var total: StepStats?
         while total == nil {
             do {
@@ -213,23 +219,26 @@ public final class Trainer {
     /// Writes `latest`, the numbered checkpoint when periodic, and `best` when the EMA weights'
     /// held-out accuracy improved.
     public func saveCheckpoints(periodic: Bool) throws {
-        let score = try evaluate(perConcept: options.evalPerConcept, splits: [.heldout, .phrasing]).heldoutScore
+        let score = try evaluate(perConcept: options.evalPerConcept, splits: [.heldout, .phrasing], validation: true).heldoutScore
         let improved = score > bestScore
         if improved { bestScore = score }
         let file = try checkpoint()
         try file.write(to: runDir.appendingPathComponent("latest.safetensors"))
         if periodic { try file.write(to: runDir.appendingPathComponent(String(format: "step-%06d.safetensors", step))) }
         if improved { try file.write(to: runDir.appendingPathComponent("best.safetensors")) }
-        log(String(format: "checkpoint at step %d: held-out accuracy (EMA) %.4f%@", step, score,
+        log(String(format: "checkpoint at step %d: validation accuracy on held-out numbers and phrasings (EMA) %.4f%@", step, score,
                    (improved ? ", new best" : "") as NSString))
     }
 
-    /// Evaluates the EMA weights (the live ones when EMA is off).
-    public func evaluate(perConcept: Int, splits: [Split] = Split.allCases) throws -> EvalReport {
+    /// Evaluates the EMA weights (the live ones when EMA is off). Checkpoint selection (`best`)
+    /// uses a validation draw of questions independent of the draw `learner eval` reports, so
+    /// the reported held-out figures are not the ones `best` was picked on.
+    public func evaluate(perConcept: Int, splits: [Split] = Split.allCases, validation: Bool = false) throws -> EvalReport {
         try optimizer.swapEMA()
         defer { try? optimizer.swapEMA() }
         var evaluator = Evaluator(model: model, batcher: batcher)
         evaluator.batchSize = min(evaluator.batchSize, microBatch)
-        return try evaluator.report(generator: generator, perConcept: perConcept, seed: options.seed, splits: splits)
+        let seed = validation ? options.seed ^ 0x5641_4C49_4441_5445 : options.seed  // "VALIDATE"
+        return try evaluator.report(generator: generator, perConcept: perConcept, seed: seed, splits: splits)
     }
 }

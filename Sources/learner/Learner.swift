@@ -32,7 +32,7 @@ struct DevicesCommand: ParsableCommand {
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks (figures, not tests).", subcommands: [GemmBench.self])
+        commandName: "bench", abstract: "Benchmarks (figures, not tests).", subcommands: [GemmBench.self, TrainBench.self])
 
     struct GemmBench: ParsableCommand {
         static let configuration = CommandConfiguration(

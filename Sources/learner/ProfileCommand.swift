@@ -23,27 +23,29 @@ struct ProfileCommand: ParsableCommand {
     @Flag(name: .customLong("amp"), help: "Mixed precision (not built yet; refused).") var amp = false
     @OptionGroup var deviceOptions: DeviceOptions
 
-    func validate() throws {
+    /// Bad flags: one line each (no usage dump).
+    func check() throws {
         if amp {
-            throw ValidationError("--amp is not implemented yet (no mixed-precision path); profile without --amp")
+            throw ProfileError("--amp is not implemented yet (no mixed-precision path); profile without --amp")
         }
-        guard steps >= 1 else { throw ValidationError("--steps \(steps) must be at least 1") }
-        if let batchSize, batchSize < 1 { throw ValidationError("--batch_size \(batchSize) must be at least 1") }
-        if let dModel, dModel < 1 { throw ValidationError("--d_model \(dModel) must be at least 1") }
+        guard steps >= 1 else { throw ProfileError("--steps \(steps) must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ProfileError("--batch_size \(batchSize) must be at least 1") }
+        if let dModel, dModel < 1 { throw ProfileError("--d_model \(dModel) must be at least 1") }
         guard preset == "quick" || preset == "original" else {
-            throw ValidationError("--preset '\(preset)' is not a preset; expected quick or original")
+            throw ProfileError("--preset '\(preset)' is not a preset; expected quick or original")
         }
         if let trace {
             let dir = URL(fileURLWithPath: trace).deletingLastPathComponent()
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-                throw ValidationError("--trace '\(trace)': folder \(dir.path) does not exist")
+                throw ProfileError("--trace '\(trace)': folder \(dir.path) does not exist")
             }
         }
     }
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)
+        try check()
         var o = try TrainOptions.preset(preset)
         if let batchSize { o.batchSize = batchSize }
         if let dModel { o.dModel = dModel }
@@ -92,10 +94,16 @@ struct ProfileCommand: ParsableCommand {
             do {
                 try data.write(to: URL(fileURLWithPath: trace))
             } catch {
-                throw ValidationError("--trace '\(trace)': cannot write (\(error.localizedDescription))")
+                throw ProfileError("--trace '\(trace)': cannot write (\(error.localizedDescription))")
             }
             let events = profiler.recordedCalls.count
             print("trace: \(trace) (\(events) op events, \(data.count / 1024) KiB); open it in https://ui.perfetto.dev")
         }
     }
+}
+
+/// A one-line error for `learner profile`.
+struct ProfileError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -63,6 +63,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda_vq")) var lambdaVQ: Float?
     @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
     @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
+    @Option(name: .customLong("word_dropout"), help: "Chance a training question's word becomes [UNK].") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
     @Option(name: .customLong("max_number")) var maxNumber: Int?
@@ -101,6 +102,7 @@ struct TrainCommand: ParsableCommand {
         if let lambdaStop { o.lambdaStop = lambdaStop }
         if let clip { o.clipNorm = clip }
         if let lambdaEntropy { o.lambdaEntropy = lambdaEntropy }
+        if let wordDropout { o.wordDropout = wordDropout }
         if let seed { o.seed = seed }
         if let maxNumber { o.maxNumber = maxNumber }
         if let trainRange { o.trainRange = try parseRange(trainRange, flag: "--train_range") }
@@ -136,7 +138,7 @@ struct TrainCommand: ParsableCommand {
         print("training on \(backend.description): \(trainer.model.params.totalCount) parameters, d_model \(o.dModel), "
               + "batch \(o.batchSize), \(o.steps) steps, run folder \(o.saveDir)")
         try trainer.train()
-        print(String(format: "done: best held-out accuracy (EMA) %.4f; checkpoints in %@", trainer.bestScore, o.saveDir as NSString))
+        print(String(format: "done: best validation accuracy (EMA) %.4f; checkpoints in %@", trainer.bestScore, o.saveDir as NSString))
     }
 }
 

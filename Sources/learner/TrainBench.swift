@@ -1,0 +1,51 @@
+import ArgumentParser
+import Compute
+import Foundation
+import Training
+
+/// Training throughput of one configuration on several devices, side by side in one run.
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training examples/s of one configuration on several devices, side by side.")
+
+    @Option(help: "Comma-separated devices to compare, e.g. cpu,opencl.") var devices = "cpu,opencl"
+    @Option(help: "Preset the configuration starts from: quick or original.") var preset = "quick"
+    @Option(name: .customLong("batch_size")) var batchSize: Int?
+    @Option(name: .customLong("d_model")) var dModel: Int?
+    @Option(help: "Timed steps per device (after 2 warm-up steps).") var steps = 10
+    @Option(help: "CPU threads.") var threads: Int?
+
+    func run() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        var o = try TrainOptions.preset(preset)
+        if let batchSize { o.batchSize = batchSize }
+        if let dModel { o.dModel = dModel }
+        o.saveDir = FileManager.default.temporaryDirectory.appendingPathComponent("learner-bench-\(getpid())").path
+        o.logEvery = 0
+        o.ckptEvery = 0
+        try o.validate()
+        print("config: \(preset) preset, d_model \(o.dModel), batch \(o.batchSize), \(o.layers) layers, "
+              + "\(o.heads) heads; median of \(steps) steps after 2 warm-up steps\n")
+        print("| device | median step (ms) | examples/s |")
+        print("|---|---:|---:|")
+        for name in devices.split(separator: ",").map(String.init) {
+            let (backend, notice) = try selectBackend(name, threads: threads)
+            if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
+            let trainer = try Trainer(options: o, backend: backend)
+            trainer.log = { _ in }
+            for _ in 0..<2 { try trainer.trainStep(readback: false) }
+            try backend.synchronize()
+            var times: [Double] = []
+            for _ in 0..<steps {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                try trainer.trainStep(readback: false)
+                try backend.synchronize()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            }
+            let median = times.sorted()[times.count / 2]
+            print(String(format: "| %@ | %.1f | %.0f |", backend.description as NSString, median,
+                         Double(o.batchSize) / (median / 1000)))
+        }
+    }
+}
