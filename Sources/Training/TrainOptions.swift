@@ -43,8 +43,14 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var oodRange: ClosedRange<Int>?
     public var templateHoldout = true
     /// Probability that a word token of a training question is replaced by [UNK], so no single
-    /// word carries a concept alone and the model leans on every cue it has.
-    public var wordDropout: Float = 0.1
+    /// word carries a concept alone and the model leans on every cue it has. Annealed linearly to
+    /// zero at three quarters of the steps, so the last quarter sharpens on whole questions.
+    public var wordDropout: Float = 0
+
+    /// Word dropout at 1-based step `step`.
+    public func wordDropout(step: Int) -> Float {
+        wordDropout * max(0, 1 - Float(step - 1) / Float(max(1, steps * 3 / 4)))
+    }
     /// Steps between dead-code restarts of the VQ codebooks (0 = never).
     public var restartEvery = 100
 

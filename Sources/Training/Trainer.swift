@@ -82,9 +82,10 @@ public final class Trainer {
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
         let questions = generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
         var batch = try batcher.batch(questions)
-        if options.wordDropout > 0 {
+        let dropout = Double(options.wordDropout(step: step + 1))
+        if dropout > 0 {
             for i in batch.tokens.indices where batch.slots[i] == 0 && batch.tokens[i] > Vocabulary.clsID
-                && !Vocabulary.isDigit(batch.tokens[i]) && dataRNG.unit() < Double(options.wordDropout) {
+                && !Vocabulary.isDigit(batch.tokens[i]) && dataRNG.unit() < dropout {
                 batch.tokens[i] = Vocabulary.unkID
             }
         }

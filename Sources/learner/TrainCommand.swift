@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda_vq")) var lambdaVQ: Float?
     @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
     @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
-    @Option(name: .customLong("word_dropout"), help: "Chance a training question's word becomes [UNK].") var wordDropout: Float?
+    @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
     @Option(name: .customLong("max_number")) var maxNumber: Int?
