@@ -135,8 +135,21 @@ public final class ConceptModel {
         committedUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
     }
 
-    /// Bytes of activation buffers currently held.
+    /// Bytes of activation buffers currently held (kept activations, scratch and the rest).
     public var activationBytes: Int { ws.bytes }
+    /// Bytes of the encoder activations kept from forward to backward: what `halfActivations` halves.
+    public var keptActivationBytes: Int { ws.keptBytes }
+
+    /// Mixed precision storage (`--amp`): encoder activations kept for backward are stored as
+    /// fp16 (vstore_half / Float16) and read back to fp32; every op still computes in fp32.
+    public var halfActivations: Bool {
+        get { ws.halfStorage }
+        set {
+            guard newValue != ws.halfStorage else { return }
+            ws.clear()
+            ws.halfStorage = newValue
+        }
+    }
 
     /// Drops every activation buffer and any saved forward state, e.g. after an out-of-memory
     /// error, so the next forward allocates only what its (smaller) batch needs.

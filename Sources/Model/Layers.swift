@@ -84,18 +84,24 @@ struct EncoderLayer {
         fc2 = try Linear(store, "\(name).ffn.fc2", hidden, dim, std: residualStd, rng: &rng)
     }
 
+    /// Roles this layer keeps from forward to backward, with their sizes for n rows.
+    func kept(_ n: Int, batch: Int, seq: Int) -> [(String, Int)] {
+        [("h1", n * dim), ("qkv", n * 3 * dim), ("probs", batch * heads * seq * seq), ("att", n * dim),
+         ("x1", n * dim), ("h2", n * dim), ("f1", n * hidden), ("g", n * hidden)]
+    }
+
     /// x: [B, T, D] -> y: [B, T, D]
     func forward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, y: any DeviceBuffer,
                  lengths: any DeviceBuffer, batch: Int, seq: Int) throws {
         let n = batch * seq, D = dim
-        let h1 = try ws.get("\(name).h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
-        let qkvOut = try ws.get("\(name).qkv", n * 3 * D)
-        let probs = try ws.get("\(name).probs", batch * heads * seq * seq)
-        let att = try ws.get("\(name).att", n * D)
-        let x1 = try ws.get("\(name).x1", n * D)
-        let h2 = try ws.get("\(name).h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
-        let f1 = try ws.get("\(name).f1", n * hidden), g = try ws.get("\(name).g", n * hidden)
-        let f2 = try ws.get("\(name).f2", n * D)
+        let h1 = try ws.activation(name, "h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
+        let qkvOut = try ws.activation(name, "qkv", n * 3 * D)
+        let probs = try ws.activation(name, "probs", batch * heads * seq * seq)
+        let att = try ws.activation(name, "att", n * D)
+        let x1 = try ws.activation(name, "x1", n * D)
+        let h2 = try ws.activation(name, "h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
+        let f1 = try ws.activation(name, "f1", n * hidden), g = try ws.activation(name, "g", n * hidden)
+        let f2 = try ws.get("fwd.f2", n * D)
 
         try ln1.forward(be, x: x, y: h1, mean: m1, rstd: r1, rows: n)
         try qkv.forward(be, x: h1, y: qkvOut, rows: n)
@@ -108,19 +114,23 @@ struct EncoderLayer {
         try be.gelu(f1, g, count: n * hidden)
         try fc2.forward(be, x: g, y: f2, rows: n)
         try be.add(x1, f2, y, count: n * D)
+        let buffers = [h1, qkvOut, probs, att, x1, h2, f1, g]
+        for ((role, count), buffer) in zip(kept(n, batch: batch, seq: seq), buffers) {
+            try ws.keep(name, role, buffer, count)
+        }
     }
 
     /// dY: [B, T, D] -> dX: [B, T, D] (dX may alias dY). Needs the forward's activations.
     func backward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, dY: any DeviceBuffer,
                   dX: any DeviceBuffer, batch: Int, seq: Int) throws {
         let n = batch * seq, D = dim
-        let h1 = try ws.get("\(name).h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
-        let qkvOut = try ws.get("\(name).qkv", n * 3 * D)
-        let probs = try ws.get("\(name).probs", batch * heads * seq * seq)
-        let att = try ws.get("\(name).att", n * D)
-        let x1 = try ws.get("\(name).x1", n * D)
-        let h2 = try ws.get("\(name).h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
-        let f1 = try ws.get("\(name).f1", n * hidden), g = try ws.get("\(name).g", n * hidden)
+        let h1 = try ws.recall(name, "h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
+        let qkvOut = try ws.recall(name, "qkv", n * 3 * D)
+        let probs = try ws.recall(name, "probs", batch * heads * seq * seq)
+        let att = try ws.recall(name, "att", n * D)
+        let x1 = try ws.recall(name, "x1", n * D)
+        let h2 = try ws.recall(name, "h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
+        let f1 = try ws.recall(name, "f1", n * hidden), g = try ws.recall(name, "g", n * hidden)
         let dg = try ws.get("bwd.dg", n * hidden), dh = try ws.get("bwd.dh", n * D)
         let dx1 = try ws.get("bwd.dx1", n * D), dAtt = try ws.get("bwd.datt", n * D)
         let dQKV = try ws.get("bwd.dqkv", n * 3 * D)

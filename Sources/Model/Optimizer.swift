@@ -60,12 +60,16 @@ public final class AdamW {
         }
     }
 
-    /// Applies one update from the accumulated gradients; returns the pre-clip gradient norm.
+    /// Applies one update from the accumulated gradients, which hold `lossScale` times the true
+    /// gradient; returns the true pre-clip gradient norm. When that norm is not finite (a scaled
+    /// gradient overflowed) nothing is updated and the result is nil: the caller skips the step.
     @discardableResult
-    public func update(lr: Float) throws -> Float {
+    public func update(lr: Float, lossScale: Float = 1) throws -> Float? {
         let be = params.backend
-        let norm = try params.gradNorm()
-        let scale: Float = (clipNorm > 0 && norm > clipNorm) ? clipNorm / norm : 1
+        let norm = try params.gradNorm() / lossScale
+        guard norm.isFinite else { return nil }
+        let clip: Float = (clipNorm > 0 && norm > clipNorm) ? clipNorm / norm : 1
+        let scale = clip / lossScale
         step += 1
         for (i, p) in params.all.enumerated() {
             try be.adamW(param: p.value, grad: p.grad, m: m[i], v: v[i], count: p.count, lr: lr,

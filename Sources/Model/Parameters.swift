@@ -114,10 +114,44 @@ public final class ParameterStore {
 }
 
 /// Activation buffers reused across steps, (re)made only when a size grows.
+///
+/// Activations a layer keeps from forward to backward go through `activation`/`keep`/`recall`.
+/// Normally each layer owns fp32 buffers. With `halfStorage` (`--amp`) the fp32 working copies
+/// live in scratch buffers shared by all layers and what is kept is an fp16 copy, converted back
+/// to fp32 in backward: the kept activation memory halves while all arithmetic stays fp32.
 final class Workspace {
     let backend: any Backend
     private var buffers: [String: any DeviceBuffer] = [:]
+    private var keptKeys: Set<String> = []
+    var halfStorage = false
     init(backend: any Backend) { self.backend = backend }
+
+    /// The fp32 buffer a layer computes `role` into.
+    func activation(_ layer: String, _ role: String, _ count: Int) throws -> any DeviceBuffer {
+        if halfStorage { return try get("scratch.\(role)", count) }
+        keptKeys.insert("\(layer).\(role)")
+        return try get("\(layer).\(role)", count)
+    }
+
+    /// Called once forward has finished with `role`: stores its fp16 copy under half storage.
+    func keep(_ layer: String, _ role: String, _ buffer: any DeviceBuffer, _ count: Int) throws {
+        guard halfStorage else { return }
+        keptKeys.insert("\(layer).\(role).f16")
+        try backend.toHalf(buffer, try get("\(layer).\(role).f16", count, .float16), count: count)
+    }
+
+    /// The fp32 value of a kept activation, for backward.
+    func recall(_ layer: String, _ role: String, _ count: Int) throws -> any DeviceBuffer {
+        guard halfStorage else { return try get("\(layer).\(role)", count) }
+        let scratch = try get("scratch.\(role)", count)
+        try backend.fromHalf(try get("\(layer).\(role).f16", count, .float16), scratch, count: count)
+        return scratch
+    }
+
+    /// Bytes of activations kept from forward to backward (what `--amp` halves).
+    var keptBytes: Int {
+        keptKeys.reduce(0) { sum, key in sum + (buffers[key].map { $0.count * $0.dtype.byteSize } ?? 0) }
+    }
 
     func get(_ name: String, _ count: Int, _ dtype: DType = .float32) throws -> any DeviceBuffer {
         if let b = buffers[name], b.count >= count, b.dtype == dtype { return b }
@@ -129,5 +163,5 @@ final class Workspace {
     var bytes: Int { buffers.values.reduce(0) { $0 + $1.count * $1.dtype.byteSize } }
 
     /// Frees every activation buffer (they are remade at the next forward's sizes).
-    func clear() { buffers.removeAll() }
+    func clear() { buffers.removeAll(); keptKeys.removeAll() }
 }

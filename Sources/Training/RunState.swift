@@ -30,6 +30,8 @@ extension Trainer {
             "model_rng": String(modelRNG.state),
             "vq_usage": try json(try model.codeUsage()),
             "best_score": String(bestScore),
+            "loss_scale": String(lossScale),
+            "loss_scale_good_steps": String(goodSteps),
             "backend": backend.description,
         ]
         return file
@@ -72,6 +74,8 @@ extension Trainer {
             modelRNG = ModelRNG(seed: m)
             try model.setCodeUsage(u)
             bestScore = file.metadata["best_score"].flatMap(Double.init) ?? -1
+            lossScale = file.metadata["loss_scale"].flatMap(Float.init) ?? lossScale
+            goodSteps = file.metadata["loss_scale_good_steps"].flatMap(Int.init) ?? 0
         } catch let e as ComputeError {
             throw CheckpointError("\(url.path) does not match this model: \(e)")
         }

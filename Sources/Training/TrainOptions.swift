@@ -51,6 +51,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public func wordDropout(step: Int) -> Float {
         wordDropout * max(0, 1 - Float(step - 1) / Float(max(1, steps * 3 / 4)))
     }
+    /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
+    /// Docs/ARCHITECTURE.md for exactly what is half).
+    public var amp = false
     /// Steps between dead-code restarts of the VQ codebooks (0 = never).
     public var restartEvery = 100
 

@@ -43,6 +43,14 @@ public final class Trainer {
     var modelRNG: ModelRNG
     /// VQ health of the last finished restart window, for the log.
     var lastHealth: (utilisation: [Double], perplexity: [Double])?
+    /// Dynamic loss scale under `--amp` (1 otherwise): gradients are computed for lossScale × the
+    /// loss; a step whose scaled gradients overflow is skipped and the scale halves; after
+    /// `lossScaleWindow` good steps it doubles.
+    public internal(set) var lossScale: Float = 1
+    var goodSteps = 0
+    public internal(set) var skippedSteps = 0
+    static let initialLossScale: Float = 65536
+    static let lossScaleWindow = 200
     /// Current micro-batch (shrinks on out-of-memory).
     public internal(set) var microBatch: Int
     public var runDir: URL { URL(fileURLWithPath: options.saveDir) }
@@ -70,6 +78,8 @@ public final class Trainer {
         dataRNG = SplitMix64(seed: options.seed).derived(0x5452_4149)  // "TRAI"
         modelRNG = ModelRNG(seed: options.seed ^ 0x5651_5F52_4553_5452)
         microBatch = options.microBatch > 0 ? min(options.microBatch, options.batchSize) : options.batchSize
+        model.halfActivations = options.amp
+        lossScale = options.amp ? Self.initialLossScale : 1
     }
 
     // MARK: one step
@@ -113,7 +123,21 @@ public final class Trainer {
         try model.commitCodeUsage()
         step += 1
         let lr = schedule.lr(step: step)
-        let norm = try optimizer.update(lr: lr)
+        var norm = Float.nan
+        if let n = try optimizer.update(lr: lr, lossScale: lossScale) {
+            norm = n
+            goodSteps += 1
+            if options.amp && goodSteps >= Self.lossScaleWindow {
+                lossScale = min(lossScale * 2, 16_777_216)
+                goodSteps = 0
+            }
+        } else {
+            // The step's questions are consumed and the step counts, but no weight moves.
+            skippedSteps += 1
+            goodSteps = 0
+            lossScale = max(lossScale / 2, 1)
+            log("gradient overflow at step \(step): step skipped, loss scale now \(lossScale)")
+        }
         if options.restartEvery > 0 && step % options.restartEvery == 0 {
             let usage = try model.codeUsage()
             lastHealth = Self.health(usage)
@@ -135,7 +159,7 @@ public final class Trainer {
             let hi = min(batch.size, lo + microBatch)
             let part = batch.slice(lo, hi)
             let weight = Float(hi - lo) / Float(batch.size)
-            let (stats, _) = try model.forward(part, loss: options.lossSettings(step: step + 1), lossScale: weight,
+            let (stats, _) = try model.forward(part, loss: options.lossSettings(step: step + 1), lossScale: weight * lossScale,
                                                readback: readback)
             try model.backward()
             let w = Double(weight)
@@ -183,7 +207,13 @@ public final class Trainer {
         while step < options.steps {
             // Loss and accuracy come back from the device on log steps only (the batch of that step).
             let logStep = options.logEvery > 0 && ((step + 1) % options.logEvery == 0 || step + 1 == options.steps)
+            let first = windowExamples == 0 && shown.loss.isNaN
             let (stats, norm, lr) = try trainStep(readback: logStep)
+            if first {
+                log(String(format: "activation memory: %.2f MiB kept for backward (%@), %.2f MiB in all",
+                           Double(model.keptActivationBytes) / 1_048_576, (options.amp ? "fp16 storage" : "fp32") as NSString,
+                           Double(model.activationBytes) / 1_048_576))
+            }
             windowExamples += stats.count
             if logStep { shown = (stats.loss, Double(stats.correct) / Double(max(1, stats.count))) }
             progress?.update(step: step, loss: shown.loss, accuracy: shown.accuracy)

@@ -20,14 +20,11 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .customLong("batch_size")) var batchSize: Int?
     @Option(name: .customLong("d_model")) var dModel: Int?
     @Option(name: .customLong("seed")) var seed: UInt64?
-    @Flag(name: .customLong("amp"), help: "Mixed precision (not built yet; refused).") var amp = false
+    @Flag(name: .customLong("amp"), help: "Mixed precision: fp16 storage of kept activations, dynamic loss scale.") var amp = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     /// Bad flags: one line each (no usage dump).
     func check() throws {
-        if amp {
-            throw ProfileError("--amp is not implemented yet (no mixed-precision path); profile without --amp")
-        }
         guard steps >= 1 else { throw ProfileError("--steps \(steps) must be at least 1") }
         if let batchSize, batchSize < 1 { throw ProfileError("--batch_size \(batchSize) must be at least 1") }
         if let dModel, dModel < 1 { throw ProfileError("--d_model \(dModel) must be at least 1") }
@@ -50,6 +47,7 @@ struct ProfileCommand: ParsableCommand {
         if let batchSize { o.batchSize = batchSize }
         if let dModel { o.dModel = dModel }
         if let seed { o.seed = seed }
+        o.amp = amp
         // The schedule spans the warm-up and the profiled steps; nothing is saved.
         o.steps = steps + 1
         o.saveDir = FileManager.default.temporaryDirectory

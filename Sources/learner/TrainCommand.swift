@@ -72,7 +72,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("template_holdout"), help: "Hold out phrasings: true or false.") var templateHoldout: Bool?
     @Option(name: .customLong("resume"), help: "Checkpoint to continue from (bit-identical on the CPU backend).") var resume: String?
     @Flag(name: .customLong("base10"), help: "Accepted for compatibility: numbers are always base 10.") var base10 = false
-    @Flag(name: .customLong("amp"), help: "Mixed precision (comes with the OpenCL work; refused for now).") var amp = false
+    @Flag(name: .customLong("amp"), help: "Mixed precision: fp16 storage of kept activations, fp32 math, dynamic loss scale.") var amp = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     func apply(to o: inout TrainOptions) throws {
@@ -103,6 +103,7 @@ struct TrainCommand: ParsableCommand {
         if let clip { o.clipNorm = clip }
         if let lambdaEntropy { o.lambdaEntropy = lambdaEntropy }
         if let wordDropout { o.wordDropout = wordDropout }
+        if amp { o.amp = true }
         if let seed { o.seed = seed }
         if let maxNumber { o.maxNumber = maxNumber }
         if let trainRange { o.trainRange = try parseRange(trainRange, flag: "--train_range") }
@@ -113,9 +114,6 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // Line-buffered so `train > log` shows progress as it happens.
         setvbuf(stdout, nil, _IOLBF, 0)
-        if amp {
-            throw ValidationError("--amp needs the OpenCL mixed-precision path, which is not built yet; train without --amp")
-        }
         let backend = try deviceOptions.backend()
         let trainer: Trainer
         if let resume {

@@ -86,7 +86,7 @@ final class TrainingTests: XCTestCase {
     func testDisablingTheReasonerChangesAnswers() throws {
         let dir = try tempDir()
         var o = Self.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path)
-        o.steps = 200; o.batchSize = 64; o.dModel = 32; o.lr = 5e-3; o.restartEvery = 50
+        o.steps = 300; o.batchSize = 64; o.dModel = 32; o.lr = 5e-3; o.restartEvery = 50
         let t = try Trainer(options: o, backend: CPUBackend())
         for _ in 0..<o.steps { try t.trainStep() }
         let url = dir.appendingPathComponent("trained.safetensors")

@@ -1,0 +1,88 @@
+import Compute
+import Curriculum
+import Foundation
+import Model
+import XCTest
+@testable import Training
+
+/// `--amp`: fp16 storage of the activations kept for backward, fp32 math, dynamic loss scale.
+final class AmpTests: XCTestCase {
+    func backends() -> [any Backend] {
+        var list: [any Backend] = [CPUBackend(threads: 2)]
+        if OpenCLRuntime.inventory().devices.first != nil, let ocl = try? OpenCLBackend() { list.append(ocl) }
+        return list
+    }
+
+    func testAmpHalvesKeptActivationMemory() throws {
+        for be in backends() {
+            var o = TrainingTests.tinyOptions(seed: 5, dir: NSTemporaryDirectory())
+            o.batchSize = 32
+            var kept: [Int] = []
+            for amp in [false, true] {
+                o.amp = amp
+                let t = try Trainer(options: o, backend: be)
+                try t.trainStep()
+                kept.append(t.model.keptActivationBytes)
+            }
+            let ratio = Double(kept[1]) / Double(kept[0])
+            XCTAssertEqual(ratio, 0.5, accuracy: 0.02, "\(be.description): kept \(kept[0]) -> \(kept[1]) bytes")
+        }
+    }
+
+    /// N steps with and without amp from one seed: losses agree within 1% per step.
+    func testAmpTrainingTracksFP32() throws {
+        for be in backends() {
+            var o = TrainingTests.tinyOptions(seed: UInt64.random(in: 1...1000), dir: NSTemporaryDirectory())
+            o.steps = 10
+            let plain = try Trainer(options: o, backend: be)
+            o.amp = true
+            let amp = try Trainer(options: o, backend: be)
+            for step in 1...o.steps {
+                let a = try plain.trainStep().stats.loss, b = try amp.trainStep().stats.loss
+                XCTAssertEqual(a, b, accuracy: 0.01 * max(1, abs(a)), "\(be.description) step \(step) (seed \(o.seed))")
+            }
+            XCTAssertEqual(amp.skippedSteps, 0)
+        }
+    }
+
+    /// One checkpoint evaluated with and without half storage: per-concept accuracy within 1%.
+    func testEvalWithAndWithoutAmpWithinOnePercent() throws {
+        var o = TrainingTests.tinyOptions(seed: 21, dir: NSTemporaryDirectory())
+        o.steps = 60; o.batchSize = 48; o.dModel = 32; o.lr = 5e-3
+        let t = try Trainer(options: o, backend: CPUBackend())
+        for _ in 0..<o.steps { try t.trainStep() }
+        var reports: [EvalReport] = []
+        for amp in [false, true] {
+            t.model.halfActivations = amp
+            reports.append(try t.evaluate(perConcept: 20, splits: [.heldout]))
+        }
+        for (concept, tally) in reports[0].concepts {
+            let other = reports[1].concepts[concept]!
+            XCTAssertLessThanOrEqual(abs(tally.accuracy - other.accuracy), 0.01, concept)
+        }
+    }
+
+    /// A step whose scaled gradients overflow is skipped (no weight moves), logged, and the
+    /// loss scale halves; the next step trains normally.
+    func testOverflowSkipsTheStepAndHalvesTheScale() throws {
+        var o = TrainingTests.tinyOptions(seed: 8, dir: NSTemporaryDirectory())
+        o.amp = true
+        let t = try Trainer(options: o, backend: CPUBackend(threads: 1))
+        var lines: [String] = []
+        t.log = { lines.append($0) }
+        t.lossScale = 3e38
+        let before = try t.model.params.snapshot()
+        try t.trainStep()
+        XCTAssertEqual(t.skippedSteps, 1)
+        XCTAssertEqual(t.lossScale, 1.5e38)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("gradient overflow at step 1: step skipped") }, "\(lines)")
+        let after = try t.model.params.snapshot()
+        for (name, v) in before where !name.contains("codebook") {
+            XCTAssertEqual(v, after[name]!, "\(name) moved on a skipped step")
+        }
+        t.lossScale = 1024
+        try t.trainStep()
+        XCTAssertEqual(t.skippedSteps, 1)
+        XCTAssertNotEqual(try t.model.params.snapshot()["controller.fc2.weight"]!, before["controller.fc2.weight"]!)
+    }
+}
