@@ -85,11 +85,25 @@ extension Trainer {
 /// Loading a checkpoint for eval and ask.
 public enum Checkpoint {
     static func options(_ file: SafeTensorsFile, url: URL) throws -> TrainOptions {
-        guard file.metadata["format"] == Trainer.format, let text = file.metadata["options"],
-              let o = try? JSONDecoder().decode(TrainOptions.self, from: Data(text.utf8)) else {
+        guard file.metadata["format"] == Trainer.format else {
             throw CheckpointError("\(url.path) is not a Concept Learner checkpoint (no \(Trainer.format) metadata)")
         }
+        guard let text = file.metadata["options"],
+              let o = try? decodeWithDefaults(TrainOptions.self, from: text, defaults: TrainOptions()) else {
+            throw CheckpointError("\(url.path) has unreadable training options in its metadata")
+        }
         return o
+    }
+
+    /// Decodes JSON written by this or an older build: keys an older build did not write take
+    /// their current defaults, so adding an option never orphans existing checkpoints.
+    static func decodeWithDefaults<T: Codable>(_ type: T.Type, from text: String, defaults: T) throws -> T {
+        let base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as? [String: Any] ?? [:]
+        guard let given = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw CheckpointError("metadata is not a JSON object")
+        }
+        let merged = base.merging(given) { $1 }
+        return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: merged))
     }
 
     static func vocabulary(_ file: SafeTensorsFile, url: URL) throws -> Vocabulary {
@@ -107,7 +121,8 @@ public enum Checkpoint {
         let options = try Self.options(file, url: url)
         let vocab = try vocabulary(file, url: url)
         guard let cfgText = file.metadata["model_config"],
-              let cfg = try? JSONDecoder().decode(ModelConfig.self, from: Data(cfgText.utf8)) else {
+              let cfg = try? decodeWithDefaults(ModelConfig.self, from: cfgText,
+                                                defaults: ModelConfig(vocabSize: 0, digitTokenIds: [])) else {
             throw CheckpointError("\(url.path) has no readable model config in its metadata")
         }
         let model = try ConceptModel(config: cfg, backend: backend, seed: 0)
