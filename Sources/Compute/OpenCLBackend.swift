@@ -316,36 +316,17 @@ public final class OpenCLBackend: Backend {
 
     // MARK: GEMM
 
-    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                     a: any DeviceBuffer, aOffset: Int, lda: Int,
-                     b: any DeviceBuffer, bOffset: Int, ldb: Int,
-                     beta: Float, c: any DeviceBuffer, cOffset: Int, ldc: Int) throws {
-        try gemmStridedBatched(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                               a: a, aOffset: aOffset, lda: lda, strideA: 0,
-                               b: b, bOffset: bOffset, ldb: ldb, strideB: 0,
-                               beta: beta, c: c, cOffset: cOffset, ldc: ldc, strideC: 0, batch: 1)
-    }
-
     public func gemmStridedBatched(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                    a: any DeviceBuffer, aOffset: Int, lda: Int, strideA: Int,
                                    b: any DeviceBuffer, bOffset: Int, ldb: Int, strideB: Int,
                                    beta: Float, c: any DeviceBuffer, cOffset: Int, ldc: Int, strideC: Int,
                                    batch: Int) throws {
         let A = try cl(a, .float32, "A"), B = try cl(b, .float32, "B"), C = try cl(c, .float32, "C")
-        guard m >= 0, n >= 0, k >= 0, batch >= 0 else {
-            throw ComputeError.invalidArgument("gemm sizes m=\(m) n=\(n) k=\(k) batch=\(batch) must be >= 0")
-        }
-        if m == 0 || n == 0 || batch == 0 { return }
-        let (aRows, aCols) = transA ? (k, m) : (m, k)
-        let (bRows, bCols) = transB ? (n, k) : (k, n)
-        guard lda >= max(1, aCols), ldb >= max(1, bCols), ldc >= max(1, n) else {
-            throw ComputeError.invalidArgument("gemm leading dimensions lda=\(lda) ldb=\(ldb) ldc=\(ldc) too small")
-        }
-        guard aOffset >= 0, bOffset >= 0, cOffset >= 0, strideA >= 0, strideB >= 0, strideC >= 0 else {
-            throw ComputeError.invalidArgument("gemm offsets and strides must be >= 0")
-        }
-        let last = batch - 1
-        try need(C, cOffset + last * strideC + (m - 1) * ldc + n, "C")
+        let args = try GemmArguments(transA: transA, transB: transB, m: m, n: n, k: k, aOffset: aOffset, lda: lda,
+                                     strideA: strideA, bOffset: bOffset, ldb: ldb, strideB: strideB,
+                                     cOffset: cOffset, ldc: ldc, strideC: strideC, batch: batch)
+        if args.isEmpty { return }
+        try need(C, args.needC, "C")
         if k == 0 {
             // C = beta * C, as the CPU backend defines it (BLAS libraries disagree here).
             try launch1D("elementwise.cl", "gemm_scale_c", m * n * batch, [
@@ -353,8 +334,8 @@ public final class OpenCLBackend: Backend {
                 .int(try i32(m)), .int(try i32(n)), .int(try i32(batch)), .float(beta)])
             return
         }
-        try need(A, aOffset + last * strideA + (aRows - 1) * lda + aCols, "A")
-        try need(B, bOffset + last * strideB + (bRows - 1) * ldb + bCols, "B")
+        try need(A, args.needA, "A")
+        try need(B, args.needB, "B")
         let ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo
         let tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo
         lock.lock(); defer { lock.unlock() }

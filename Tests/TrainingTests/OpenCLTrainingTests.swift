@@ -13,17 +13,11 @@ final class OpenCLTrainingTests: XCTestCase {
         return try OpenCLBackend(options: OpenCLBackend.Options(memoryLimit: memoryLimit))
     }
 
-    func tempDir() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cl-ocl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
 
     /// One checkpoint, evaluated on both backends: identical per-concept correct counts.
     func testEvalGivesTheSameCountsOnCPUAndOpenCL() throws {
         let ocl = try openCL()
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         var o = TrainingTests.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path)
         o.steps = 60; o.batchSize = 48; o.dModel = 32; o.lr = 5e-3; o.restartEvery = 20
         let t = try Trainer(options: o, backend: CPUBackend())
@@ -46,7 +40,7 @@ final class OpenCLTrainingTests: XCTestCase {
     /// relative per step (float order differs between BLAS and CLBlast, so not bitwise).
     func testTrainingLossesTrackAcrossBackends() throws {
         let ocl = try openCL()
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         let o = TrainingTests.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path)
         let a = try Trainer(options: o, backend: CPUBackend())
         let b = try Trainer(options: o, backend: ocl)
@@ -66,7 +60,7 @@ final class OpenCLTrainingTests: XCTestCase {
     /// tolerance (only the summation order of the gradients changes).
     func testOutOfMemoryBackoffKeepsTheResult() throws {
         _ = try openCL()
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         var o = TrainingTests.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path)
         o.batchSize = 64; o.steps = 4; o.dModel = 32; o.maxLen = 32
         func peak(micro: Int) throws -> Int {
@@ -105,7 +99,7 @@ final class OpenCLTrainingTests: XCTestCase {
     /// At micro-batch 1 there is nothing left to halve: a clear error and a saved checkpoint.
     func testOutOfMemoryAtMicroBatchOneStopsWithACheckpoint() throws {
         _ = try openCL()
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         var o = TrainingTests.tinyOptions(seed: 11, dir: dir.path)
         o.batchSize = 8
         // Parameters and optimizer state fit, activations for even one question do not.

@@ -14,17 +14,11 @@ final class TrainingTests: XCTestCase {
         return o
     }
 
-    func tempDir() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cl-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
 
     /// 2N steps straight and N steps + checkpoint + resume + N steps give bitwise-equal weights,
     /// optimizer state and losses (dead-code restarts and EMA included).
     func testResumeIsBitIdentical() throws {
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         let seed = UInt64.random(in: 1...UInt64.max)
         let be = CPUBackend(threads: 2)
         let straight = try Trainer(options: Self.tinyOptions(seed: seed, dir: dir.path), backend: be)
@@ -50,7 +44,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func testCorruptAndTruncatedCheckpointsGiveClearErrors() throws {
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         let t = try Trainer(options: Self.tinyOptions(seed: 7, dir: dir.path), backend: CPUBackend(threads: 1))
         try t.trainStep()
         let url = dir.appendingPathComponent("c.safetensors")
@@ -84,7 +78,7 @@ final class TrainingTests: XCTestCase {
     /// The reasoner's typed ops must reach the answers: after a short training run, cutting the
     /// reasoner out changes the model's answers on a large share of questions.
     func testDisablingTheReasonerChangesAnswers() throws {
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         var o = Self.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path)
         o.steps = 300; o.batchSize = 64; o.dModel = 32; o.lr = 5e-3; o.restartEvery = 50
         let t = try Trainer(options: o, backend: CPUBackend())
@@ -107,7 +101,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func testEvalJSONHasTheDocumentedShape() throws {
-        let dir = try tempDir()
+        let dir = try makeTempDir()
         let t = try Trainer(options: Self.tinyOptions(seed: 3, dir: dir.path), backend: CPUBackend(threads: 1))
         let report = try t.evaluate(perConcept: 2)
         let obj = try JSONSerialization.jsonObject(with: Data(try report.json().utf8)) as! [String: Any]
