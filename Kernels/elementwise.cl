@@ -26,6 +26,15 @@ __kernel void gelu_forward(__global const float* x, __global float* y, int n) {
     y[i] = 0.5f * v * (1.0f + erf(v * 0.70710678118654752f));
 }
 
+// GEMM epilogue: x: [rows, cols] += bias: [cols] (kept for the backward), y = gelu(x); one pass.
+__kernel void add_bias_gelu(__global float* x, __global const float* bias, __global float* y, int rows, int cols) {
+    int i = get_global_id(0);
+    if (i >= rows * cols) return;
+    float v = x[i] + bias[i % cols];
+    x[i] = v;
+    y[i] = 0.5f * v * (1.0f + erf(v * 0.70710678118654752f));
+}
+
 // dX: [n] = dY * gelu'(x)
 __kernel void gelu_backward(__global const float* x, __global const float* dY, __global float* dX, int n) {
     int i = get_global_id(0);

@@ -61,6 +61,9 @@ public protocol Backend: AnyObject {
     func addBias(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, cols: Int) throws
     /// dBias: [cols] += column sums of dY: [rows, cols]
     func biasBackward(dY: any DeviceBuffer, dBias: any DeviceBuffer, rows: Int, cols: Int) throws
+    /// Fused epilogue of a GEMM: x: [rows, cols] += bias: [cols] in place (kept as GELU's input
+    /// for backward), and y = gelu(x), in one pass over memory instead of two.
+    func addBiasGelu(_ x: any DeviceBuffer, bias: any DeviceBuffer, _ y: any DeviceBuffer, rows: Int, cols: Int) throws
     /// y = gelu(x) with the exact erf form, n elements.
     func gelu(_ x: any DeviceBuffer, _ y: any DeviceBuffer, count: Int) throws
     /// dX = dY * gelu'(x)

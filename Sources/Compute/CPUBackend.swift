@@ -181,6 +181,22 @@ public final class CPUBackend: Backend {
         }
     }
 
+    public func addBiasGelu(_ x: any DeviceBuffer, bias: any DeviceBuffer, _ y: any DeviceBuffer, rows: Int, cols: Int) throws {
+        let X = try cpu(x, .float32, "x"), Bv = try cpu(bias, .float32, "bias"), Y = try cpu(y, .float32, "y")
+        try need(X, rows * cols, "x"); try need(Bv, cols, "bias"); try need(Y, rows * cols, "y")
+        let xp = X.floats, bp = Bv.floats, yp = Y.floats
+        parallelFor(rows, grain: max(1, 8192 / max(1, cols))) { r in
+            for i in r {
+                let row = xp + i * cols, out = yp + i * cols
+                for j in 0..<cols {
+                    let v = row[j] + bp[j]
+                    row[j] = v
+                    out[j] = 0.5 * v * (1 + erff(v * 0.70710678118654752))
+                }
+            }
+        }
+    }
+
     public func gelu(_ x: any DeviceBuffer, _ y: any DeviceBuffer, count: Int) throws {
         let X = try cpu(x, .float32, "x"), Y = try cpu(y, .float32, "y")
         try need(X, count, "x"); try need(Y, count, "y")

@@ -372,6 +372,13 @@ public final class OpenCLBackend: Backend {
         try launch1D("elementwise.cl", "bias_backward", cols, [.buffer(D), .buffer(G), .int(try i32(rows)), .int(try i32(cols))])
     }
 
+    public func addBiasGelu(_ x: any DeviceBuffer, bias: any DeviceBuffer, _ y: any DeviceBuffer, rows: Int, cols: Int) throws {
+        let X = try cl(x, .float32, "x"), Bv = try cl(bias, .float32, "bias"), Y = try cl(y, .float32, "y")
+        try need(X, rows * cols, "x"); try need(Bv, cols, "bias"); try need(Y, rows * cols, "y")
+        try launch1D("elementwise.cl", "add_bias_gelu", rows * cols,
+                     [.buffer(X), .buffer(Bv), .buffer(Y), .int(try i32(rows)), .int(try i32(cols))])
+    }
+
     public func gelu(_ x: any DeviceBuffer, _ y: any DeviceBuffer, count: Int) throws {
         let X = try cl(x, .float32, "x"), Y = try cl(y, .float32, "y")
         try need(X, count, "x"); try need(Y, count, "y")

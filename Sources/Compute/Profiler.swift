@@ -593,6 +593,14 @@ public final class ProfilingBackend: Backend {
         }
     }
 
+    public func addBiasGelu(_ x: any DeviceBuffer, bias: any DeviceBuffer, _ y: any DeviceBuffer, rows: Int, cols: Int) throws {
+        // bias add (1) + gelu (5); reads x and bias, writes x and y.
+        let rc = Double(rows) * Double(cols)
+        try record("addBiasGelu", OpCost(flops: 6 * rc, bytes: 4 * (3 * rc + Double(cols))), OpShape("rows,cols", rows, cols)) {
+            try inner.addBiasGelu(x, bias: bias, y, rows: rows, cols: cols)
+        }
+    }
+
     public func gelu(_ x: any DeviceBuffer, _ y: any DeviceBuffer, count: Int) throws {
         // 0.5 * x * (1 + erf(x / sqrt 2)): 5 operations.
         try record("gelu", .elementwise(count, flopsPer: 5, reads: 1, writes: 1), OpShape("count", count)) {

@@ -302,8 +302,8 @@ public final class ConceptModel {
         let H = cfg.controllerHidden, outW = cfg.outputWidth
         let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
         let out = try ws.get("ctrl.out", B * outW)
-        try ctrl1.forward(be, x: hin, y: c1, rows: B)
-        try be.gelu(c1, hc, count: B * H)
+        try be.gemm(m: B, n: H, k: hinW, a: hin, b: ctrl1.w.value, c: c1)
+        try be.addBiasGelu(c1, bias: ctrl1.b.value, hc, rows: B, cols: H)
         try ctrl2.forward(be, x: hc, y: out, rows: B)
 
         // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.

@@ -110,8 +110,9 @@ struct EncoderLayer {
         try proj.forward(be, x: att, y: f2, rows: n)
         try be.add(x, f2, x1, count: n * D)
         try ln2.forward(be, x: x1, y: h2, mean: m2, rstd: r2, rows: n)
-        try fc1.forward(be, x: h2, y: f1, rows: n)
-        try be.gelu(f1, g, count: n * hidden)
+        // f1 = h2 @ W1 (bias and GELU fused into one pass after the GEMM), g = gelu(f1 + b1)
+        try be.gemm(m: n, n: hidden, k: D, a: h2, b: fc1.w.value, c: f1)
+        try be.addBiasGelu(f1, bias: fc1.b.value, g, rows: n, cols: hidden)
         try fc2.forward(be, x: g, y: f2, rows: n)
         try be.add(x1, f2, y, count: n * D)
         let buffers = [h1, qkvOut, probs, att, x1, h2, f1, g]

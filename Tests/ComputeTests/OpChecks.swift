@@ -150,6 +150,16 @@ struct Checks {
             return Double(D[i]) * (0.5 * (1 + erf(v / 2.0.squareRoot())) + v * exp(-0.5 * v * v) / (2 * Double.pi).squareRoot())
         }
         assertClose(try get(dx), want, atol: 1e-6, rtol: 1e-5, "\(label) geluBackward")
+
+        // Fused GEMM epilogue: x += bias in place, y = gelu(x).
+        let rows = 29, cols = 41
+        let Xb = floats(rows * cols, -4, 4), Bv = floats(cols)
+        let xb = try buf(Xb), bias = try buf(Bv), yb = try poisoned(rows * cols)
+        try b.addBiasGelu(xb, bias: bias, yb, rows: rows, cols: cols)
+        let pre = (0..<(rows * cols)).map { Double(Xb[$0]) + Double(Bv[$0 % cols]) }
+        assertClose(try get(xb), pre, atol: 1e-6, rtol: 1e-6, "\(label) addBiasGelu x")
+        assertClose(try get(yb), pre.map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }, atol: 1e-6, rtol: 1e-5,
+                    "\(label) addBiasGelu y")
     }
 
     mutating func arithmeticOps() throws {
