@@ -30,7 +30,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var clipNorm: Float = 1.0
     /// Entropy bonus on the op choices, annealed linearly to a fifth of itself at half the steps
     /// and held there, so a saturated wrong op can still be unlearned late in training.
-    public var lambdaEntropy: Float = 0.05
+    public var lambdaEntropy: Float = 0.15
     public var seed: UInt64 = 1
     public var saveDir = "runs/default"
     public var ckptEvery = 500
