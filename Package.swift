@@ -17,7 +17,11 @@ let package = Package(
         .executableTarget(name: "embed-kernels", path: "Tools/embed-kernels"),
         .plugin(name: "EmbedKernelsPlugin", capability: .buildTool(), dependencies: ["embed-kernels"],
                 path: "Plugins/EmbedKernelsPlugin"),
-        .target(name: "Compute", dependencies: ["COpenCL", "CBLAS"], plugins: ["EmbedKernelsPlugin"]),
+        // The CPU backend's pointer loops are many times slower unoptimised, so Compute is built
+        // with -O even in debug builds: the test suite (which trains small models) stays fast.
+        .target(name: "Compute", dependencies: ["COpenCL", "CBLAS"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
+                plugins: ["EmbedKernelsPlugin"]),
         .target(name: "Curriculum"),
         .target(name: "Model", dependencies: ["Compute"]),
         .target(name: "Training", dependencies: ["Compute", "Curriculum", "Model"]),
