@@ -11,7 +11,7 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Checkpoint file (a .safetensors written by learner train).")
     var checkpoint: String
-    @Option(name: .customLong("eval_batches"), help: "Batches of 13 questions per concept... per split: questions per concept = 8 x N.")
+    @Option(name: .customLong("eval_batches"), help: "Eval size: 8 x N questions per concept and split (fixed eval seed).")
     var evalBatches: Int = 25
     @Option(help: "Score this JSONL questions file instead of the generated splits.")
     var questions: String?
