@@ -156,8 +156,9 @@ public final class ProgressReporter {
         let eta = rate > 0 ? Double(total - step) / rate : 0
         let width = 30, filled = Int(done * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = String(format: "\r[%@] %d/%d loss %.4f acc %.3f %.1f it/s ETA %@ ", bar, step, total, loss, accuracy,
-                          rate, Self.clock(eta))
+        // Loss and accuracy arrive on log steps only; until the first one there is nothing to show.
+        let figures = loss.isNaN ? "loss -" : String(format: "loss %.4f acc %.3f", loss, accuracy)
+        let line = String(format: "\r[%@] %d/%d %@ %.1f it/s ETA %@ ", bar, step, total, figures, rate, Self.clock(eta))
         FileHandle.standardError.write(Data(line.utf8))
     }
 
