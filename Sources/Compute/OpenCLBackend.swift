@@ -522,7 +522,7 @@ public final class OpenCLBackend: Backend {
         try need(L, rows * classes, "logits"); try need(D, rows * classes, "dLogits")
         try need(T, rows, "targets"); try need(Ls, rows, "losses")
         guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("crossEntropy needs classes > 0") }
-        try launchRows("loss.cl", "cross_entropy", rows: rows, [
+        try launchRows("softmax.cl", "cross_entropy", rows: rows, [
             .buffer(L), .buffer(T), .buffer(Ls), .buffer(D), .int(try i32(rows)), .int(try i32(classes)),
             .float(smoothing), .float(gradScale)])
     }
