@@ -80,19 +80,26 @@ final class OpenCLTrainingTests: XCTestCase {
         var lines: [String] = []
         constrained.log = { lines.append($0) }
         let free = try Trainer(options: o, backend: try openCL())
-        for _ in 0..<o.steps {
-            try constrained.trainStep()
-            try free.trainStep()
+        let initial = try free.model.params.snapshot()
+        for step in 1...o.steps {
+            let a = try constrained.trainStep().stats.loss, b = try free.trainStep().stats.loss
+            XCTAssertEqual(a, b, accuracy: 1e-3 * max(1, abs(b)), "loss at step \(step) (seed \(o.seed))")
         }
         XCTAssertEqual(constrained.microBatch, 16)
         XCTAssertEqual(constrained.step, o.steps)
         XCTAssertTrue(lines.contains { $0.hasPrefix("out of memory at micro-batch 64 on ") && $0.hasSuffix("continuing with 2 × 32") }, "\(lines)")
         XCTAssertTrue(lines.contains { $0.hasSuffix("continuing with 4 × 16") }, "\(lines)")
         XCTAssertLessThanOrEqual(constrainedBackend.memoryBudget.peakBytes, limit)
+        // Micro-batches only reorder the gradient sums, but Adam divides by sqrt(v), so a gradient
+        // component near zero can move its weight by up to ~lr per step either way. Compare each
+        // tensor's difference with how far training moved it.
         let wa = try constrained.model.params.snapshot(), wb = try free.model.params.snapshot()
         for (name, va) in wa {
-            let maxDiff = zip(va, wb[name]!).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThan(maxDiff, 1e-4, "\(name) differs by \(maxDiff) from the unconstrained run")
+            let w0 = initial[name]!, vb = wb[name]!
+            let diff = zip(va, vb).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+            let moved = zip(vb, w0).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+            XCTAssertLessThan(diff, 0.05 * max(moved, 1e-6),
+                              "\(name) differs by \(diff) from the unconstrained run, which moved it \(moved) (seed \(o.seed))")
         }
     }
 
