@@ -4,7 +4,7 @@
 // for the limits below, which the host checks before launching.
 #define MAX_SLOTS 8
 #define MAX_PLACES 8
-#define NU 5
+#define NU 6
 #define NR 7
 #define STATS 9
 #define RS_FLOOR 1e-4f
@@ -67,11 +67,27 @@ int rs_holds(int r, const int* a, const int* b, int places) {
     }
 }
 
-// u[k * MAX_PLACES + place] = unary op k (identity, +1, -1, +2, -2) applied to d; valid[k] says
-// whether it exists.
-void rs_unary(const int* d, int places, int* u, int* valid) {
-    const int delta[NU] = {0, 1, -1, 2, -2};
-    for (int k = 0; k < NU; ++k) valid[k] = rs_add(d, places, delta[k], u + k * MAX_PLACES);
+// u[k * MAX_PLACES + place] = unary op k (identity, +1, -1, +2, -2, between) applied to slot
+// `slot` of nums; valid[k] says whether it exists. between reads the other present slots: slot + 1
+// when one holds slot + 2, else slot - 1 when one holds slot - 2, else no value.
+void rs_unary(const int* nums, int slots, int slot, int places, const int* present, int* u, int* valid) {
+    const int delta[5] = {0, 1, -1, 2, -2};
+    const int* d = nums + slot * places;
+    for (int k = 0; k < 5; ++k) valid[k] = rs_add(d, places, delta[k], u + k * MAX_PLACES);
+    // Ops 3 (+2) and 4 (-2) hold the candidates' outer neighbours.
+    valid[5] = 0;
+    for (int c = 0; c < 2 && !valid[5]; ++c) {
+        int outer = c == 0 ? 3 : 4, inner = c == 0 ? 1 : 2;
+        if (!valid[outer]) continue;
+        for (int j = 0; j < slots; ++j) {
+            if (j == slot || !present[j]) continue;
+            if (rs_compare(u + outer * MAX_PLACES, nums + j * places, places) == 0) {
+                for (int q = 0; q < places; ++q) u[5 * MAX_PLACES + q] = u[inner * MAX_PLACES + q];
+                valid[5] = 1;
+                break;
+            }
+        }
+    }
 }
 
 // out = p * (dp - sum(p * dp)): the logits' gradient of a softmax group.
@@ -112,7 +128,17 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     float piA[MAX_SLOTS], piB[MAX_SLOTS], wU[NU], wR[NR];
     rs_softmax(x + oA, NS, present, piA);
     rs_softmax(x + oB, NS, present, piB);
-    rs_softmax(x + oU, NU, 0, wU);
+    // An op is offered only where it can give a value: between needs two numbers two apart.
+    int opMask[NU];
+    int u[NU * MAX_PLACES], uValid[NU];
+    for (int k = 0; k < NU; ++k) opMask[k] = 1;
+    opMask[5] = 0;
+    for (int i = 0; i < NS && !opMask[5]; ++i) {
+        if (!present[i]) continue;
+        rs_unary(nums, NS, i, PL, present, u, uValid);
+        opMask[5] = uValid[5];
+    }
+    rs_softmax(x + oU, NU, opMask, wU);
     rs_softmax(x + oR, NR, 0, wR);
     float pStop = 1.0f / (1.0f + exp(-x[oStop]));
     if (hard) {
@@ -124,7 +150,6 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     // per-place digit mixture.
     float p = 0.0f;
     float gA[MAX_SLOTS], gB[MAX_SLOTS], gU[NU], gR[NR], dist[MAX_PLACES * 10];
-    int u[NU * MAX_PLACES], uValid[NU];
     for (int i = 0; i < NS; ++i) { gA[i] = 0.0f; gB[i] = 0.0f; }
     for (int k = 0; k < NU; ++k) gU[k] = 0.0f;
     for (int r = 0; r < NR; ++r) gR[r] = 0.0f;
@@ -132,7 +157,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     if (enabled) {
         for (int i = 0; i < NS; ++i) {
             if (!(piA[i] > 0.0f || !hard) || !present[i]) continue;
-            rs_unary(nums + i * PL, PL, u, uValid);
+            rs_unary(nums, NS, i, PL, present, u, uValid);
             for (int j = 0; j < NS; ++j) {
                 if (!present[j]) continue;
                 const int* nj = nums + j * PL;
@@ -240,7 +265,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
         for (int r = 0; r < NR; ++r) dwR[r] = gR[r] * dP;
         for (int i = 0; i < NS; ++i) {
             if (!present[i]) continue;
-            rs_unary(nums + i * PL, PL, u, uValid);
+            rs_unary(nums, NS, i, PL, present, u, uValid);
             for (int k = 0; k < NU; ++k) {
                 if (!uValid[k]) continue;
                 float sum = 0.0f;

@@ -157,6 +157,10 @@ public protocol Backend: AnyObject {
     func toHalf(_ src: any DeviceBuffer, _ dst: any DeviceBuffer, count: Int) throws
     /// dst (float32) = src (float16)
     func fromHalf(_ src: any DeviceBuffer, _ dst: any DeviceBuffer, count: Int) throws
+    /// dst (float16) = dst + src (float32), added in fp32 and rounded to nearest even: gradients
+    /// kept as halves under `--amp` accumulate this way (an overflow becomes inf, which the loss
+    /// scale detects).
+    func accumulateHalf(_ src: any DeviceBuffer, into dst: any DeviceBuffer, count: Int) throws
 }
 
 public extension Backend {

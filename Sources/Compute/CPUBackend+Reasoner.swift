@@ -9,8 +9,11 @@ import Foundation
 enum ReasonerLimits {
     static let maxSlots = 8
     static let maxPlaces = 8
-    /// The unary ops' step, in `ReasonerSpec` order: identity, +1, -1, +2, -2.
+    /// The step of the first five unary ops, in `ReasonerSpec` order: identity, +1, -1, +2, -2
+    /// (the sixth, between, is computed from the other numbers).
     static let unaryDelta: [Int] = [0, 1, -1, 2, -2]
+    /// Index of the order-free `between` op.
+    static let betweenOp = 5
     /// The decoder's probability floor (`Reasoner.floor`).
     static let floor: Float = 1e-4
 }
@@ -100,7 +103,7 @@ struct ReasonerScratch {
     static let floatCount = 6 * ReasonerLimits.maxSlots + 3 * ReasonerSpec.unaryCount
         + 3 * ReasonerSpec.relationCount + 3 * 10 * ReasonerLimits.maxPlaces
     static let intCount = ReasonerLimits.maxSlots + ReasonerSpec.unaryCount * (ReasonerLimits.maxPlaces + 1)
-        + ReasonerLimits.maxPlaces
+        + ReasonerLimits.maxPlaces + ReasonerSpec.unaryCount
 
     init() {
         f = .allocate(capacity: Self.floatCount)
@@ -138,6 +141,8 @@ struct ReasonerScratch {
     var targetDigits: UnsafeMutablePointer<Int32> {
         n + ReasonerLimits.maxSlots + ReasonerSpec.unaryCount * (ReasonerLimits.maxPlaces + 1)
     }
+    /// Which unary ops this question offers (between only when two of its numbers are two apart).
+    var opMask: UnsafeMutablePointer<Int32> { targetDigits + ReasonerLimits.maxPlaces }
 }
 
 extension CPUBackend {
@@ -212,11 +217,30 @@ extension CPUBackend {
         }
     }
 
-    /// Fills s.u / s.uValid with the five unary ops applied to `digits`.
+    /// Fills s.u / s.uValid with the unary ops applied to slot `slot` of `nums` ([slots, places]).
+    /// `between` (op 5) reads the other present slots: slot + 1 when one of them holds slot + 2,
+    /// else slot - 1 when one holds slot - 2, else no value; so it does not matter which of the
+    /// two outer numbers pointer A picks.
     @inline(__always)
-    static func applyUnaryOps(_ digits: UnsafePointer<Int32>, _ places: Int, _ s: ReasonerScratch) {
-        for k in 0..<ReasonerSpec.unaryCount {
-            s.uValid[k] = digitsAdd(digits, places, ReasonerLimits.unaryDelta[k], s.u + k * ReasonerLimits.maxPlaces) ? 1 : 0
+    static func applyUnaryOps(_ nums: UnsafePointer<Int32>, _ slots: Int, _ slot: Int, _ places: Int,
+                              _ present: UnsafePointer<Int32>, _ s: ReasonerScratch) {
+        let MP = ReasonerLimits.maxPlaces, digits = nums + slot * places
+        for k in 0..<ReasonerLimits.unaryDelta.count {
+            s.uValid[k] = digitsAdd(digits, places, ReasonerLimits.unaryDelta[k], s.u + k * MP) ? 1 : 0
+        }
+        // Ops 3 (+2) and 4 (-2) hold the candidates' outer neighbours.
+        let bt = ReasonerLimits.betweenOp
+        s.uValid[bt] = 0
+        for (outer, inner) in [(3, 1), (4, 2)] where s.uValid[outer] != 0 {
+            var found = false
+            for j in 0..<slots where j != slot && present[j] != 0 {
+                if digitsCompare(UnsafePointer(s.u + outer * MP), nums + j * places, places) == 0 { found = true; break }
+            }
+            if found {
+                for q in 0..<places { s.u[bt * MP + q] = s.u[inner * MP + q] }
+                s.uValid[bt] = 1
+                break
+            }
         }
     }
 
@@ -238,7 +262,16 @@ extension CPUBackend {
         let piA = s.piA, piB = s.piB, wU = s.wU, wR = s.wR
         reasonerSoftmax(x + oA, NS, s.present, piA)
         reasonerSoftmax(x + oB, NS, s.present, piB)
-        reasonerSoftmax(x + oU, U, nil, wU)
+        // An op is offered only where it can give a value: between needs two numbers two apart
+        // (without the mask a NUM answer would pay nothing in soft mode for weight on an op with
+        // no value, and the argmax could pick it).
+        for k in 0..<U { s.opMask[k] = 1 }
+        s.opMask[ReasonerLimits.betweenOp] = 0
+        for i in 0..<NS where s.present[i] != 0 {
+            applyUnaryOps(nums, NS, i, PL, s.present, s)
+            if s.uValid[ReasonerLimits.betweenOp] != 0 { s.opMask[ReasonerLimits.betweenOp] = 1; break }
+        }
+        reasonerSoftmax(x + oU, U, s.opMask, wU)
         reasonerSoftmax(x + oR, R, nil, wR)
         var pStop = 1 / (1 + expf(-x[oStop]))
         if hard {
@@ -256,7 +289,7 @@ extension CPUBackend {
         for i in 0..<(PL * 10) { dist[i] = 0 }
         if enabled {
             for i in 0..<NS where (piA[i] > 0 || !hard) && s.present[i] != 0 {
-                applyUnaryOps(nums + i * PL, PL, s)
+                applyUnaryOps(nums, NS, i, PL, s.present, s)
                 for j in 0..<NS where s.present[j] != 0 {
                     let nj = nums + j * PL
                     for k in 0..<U where s.uValid[k] != 0 {
@@ -358,7 +391,7 @@ extension CPUBackend {
             for k in 0..<U { dwU[k] = gU[k] * dP }
             for r in 0..<R { dwR[r] = gR[r] * dP }
             for i in 0..<NS where s.present[i] != 0 {
-                applyUnaryOps(nums + i * PL, PL, s)
+                applyUnaryOps(nums, NS, i, PL, s.present, s)
                 for k in 0..<U where s.uValid[k] != 0 {
                     var sum: Float = 0
                     for q in 0..<PL { sum += dDist[q * 10 + Int(s.u[k * MP + q])] }

@@ -599,4 +599,10 @@ public final class OpenCLBackend: Backend {
         try need(S, count, "src"); try need(D, count, "dst")
         try launch1D("convert.cl", "from_half", count, [.buffer(S), .buffer(D), .int(try i32(count))])
     }
+
+    public func accumulateHalf(_ src: any DeviceBuffer, into dst: any DeviceBuffer, count: Int) throws {
+        let S = try cl(src, .float32, "src"), D = try cl(dst, .float16, "dst")
+        try need(S, count, "src"); try need(D, count, "dst")
+        try launch1D("convert.cl", "accumulate_half", count, [.buffer(S), .buffer(D), .int(try i32(count))])
+    }
 }

@@ -791,6 +791,12 @@ public final class ProfilingBackend: Backend {
             try inner.fromHalf(src, dst, count: count)
         }
     }
+
+    public func accumulateHalf(_ src: any DeviceBuffer, into dst: any DeviceBuffer, count: Int) throws {
+        try record("accumulateHalf", .transfer(elements: count, bytesPer: 8), OpShape("count", count)) {
+            try inner.accumulateHalf(src, into: dst, count: count)
+        }
+    }
 }
 
 // MARK: - JSON helpers

@@ -6,12 +6,14 @@
 /// hard mode (eval) the argmax of each. Numbers are digit arrays (ones first, `places` long);
 /// an op whose result leaves [0, 10^places) gives no value (relations on it are false).
 ///
-/// Unary ops, in order: identity, successor (+1), predecessor (-1), add_2 (+2), subtract_2 (-2).
+/// Unary ops, in order: identity, successor (+1), predecessor (-1), add_2 (+2), subtract_2 (-2),
+/// between (A + 1 when another number of the question is A + 2, else A - 1 when another is A - 2,
+/// else no value: the number between two numbers two apart, whichever of them A is).
 /// Relations, in order: equal, greater, smaller, same_parity (ones digits' parity), same_tens
 /// (digit of place 1), same_ones (digit of place 0), makes_ten (ones digits sum to 10).
 ///
-/// Logit row layout (width = 2*slots + 5 + 7 + 1 + 2 + places*10):
-///   [0, slots) pointer A; [slots, 2 slots) pointer B; then 5 unary-op logits; 7 relation
+/// Logit row layout (width = 2*slots + 6 + 7 + 1 + 2 + places*10):
+///   [0, slots) pointer A; [slots, 2 slots) pointer B; then 6 unary-op logits; 7 relation
 ///   logits; 1 STOP logit; 2 decoder yes/no terms (no, yes); places*10 decoder digit terms.
 ///
 /// Decoder: yes/no logits = [t0, t1 + gain * logit(clamp(p, 1e-4))], digit logits per place =
@@ -27,7 +29,7 @@
 /// 3 correct (1/0), 4 is-number (1/0), 5 p(yes), 6 the number decoded, 7 d(loss)/d(gain) times
 /// lossScale, 8 pStop. trace columns: slot A, slot B, unary op, relation (argmax of each).
 public struct ReasonerSpec: Equatable, Sendable {
-    public static let unaryCount = 5
+    public static let unaryCount = 6
     public static let relationCount = 7
     public static let statsWidth = 9
 

@@ -1,7 +1,9 @@
 /// The phrasings of every Grade 1 concept.
 ///
-/// Each concept has six phrasings: the first four are train phrasings, the last two are held out
-/// (used only by the `phrasing` split while `templateHoldout` is on). The held-out set is fixed, not
+/// Each concept has five to eight train phrasings followed by two held-out ones (the last two,
+/// used only by the `phrasing` split while `templateHoldout` is on). The train set varies word
+/// order and wording on purpose: with four phrasings a word such as "which" occurred only in
+/// count_between and the model took it as the cue for that concept (Docs/RESULTS.md). The held-out set is fixed, not
 /// seeded, so reports from different runs compare like with like.
 ///
 /// A held-out phrasing is a new arrangement of known words: every word of it occurs in some train
@@ -24,6 +26,8 @@ public enum Templates {
             "Do {a} and {b} have the same parity?",
             "Are {a} and {b} the same kind of number, even or odd?",
             "Do {b} and {a} have the same parity?",
+            "Is {a} odd exactly when {b} is odd?",
+            "Are the parities of {b} and {a} the same?",
             "Is the parity of {a} the same as the parity of {b}?",
             "Are {b} and {a} both odd or both even?",
         ]
@@ -32,6 +36,9 @@ public enum Templates {
             "Does {b} come right after {a}?",
             "Is {b} one more than {a}?",
             "Is {a} followed by {b} when counting?",
+            "Is {b} the next number after {a}?",
+            "Does {b} follow {a} when counting?",
+            "Is {b} equal to {a} plus one?",
             "Does {a} come right before {b}?",
             "Is {b} the number right after {a}?",
         ]
@@ -40,6 +47,9 @@ public enum Templates {
             "Does {b} come right before {a}?",
             "Is {b} one less than {a}?",
             "Is {a} right after {b} when counting?",
+            "Is {b} the number that comes before {a}?",
+            "Does {a} follow {b} when counting?",
+            "Is {b} equal to {a} minus one?",
             "Does {a} come right after {b}?",
             "Is {b} the number right before {a}?",
         ]
@@ -48,6 +58,10 @@ public enum Templates {
             "If you add two to {a}, do you get {b}?",
             "Is {a} plus two equal to {b}?",
             "Does {b} come two steps after {a}?",
+            "Is {a} plus two the same as {b}?",
+            "Do you get {b} if you add two to {a}?",
+            "Is {a} two before {b} when counting?",
+            "Is {b} the number two after {a}?",
             "Is {b} equal to {a} plus two?",
             "Is {a} two less than {b}?",
         ]
@@ -56,6 +70,9 @@ public enum Templates {
             "Is the tens digit of {a} the same as the tens digit of {b}?",
             "Is the tens digit of {b} equal to the tens digit of {a}?",
             "Do {b} and {a} share the same tens digit?",
+            "Do the tens digits of {b} and {a} match?",
+            "Do {a} and {b} have equal tens digits?",
+            "Is the tens digit the same in {a} and {b}?",
             "Are the tens digits of {a} and {b} the same?",
             "Does {a} have the same tens digit as {b}?",
         ]
@@ -64,6 +81,9 @@ public enum Templates {
             "Is the ones digit of {a} the same as the ones digit of {b}?",
             "Do {a} and {b} end in the same digit?",
             "Do {b} and {a} share the same ones digit?",
+            "Do the ones digits of {b} and {a} match?",
+            "Do {a} and {b} have equal ones digits?",
+            "Is the ones digit the same in {a} and {b}?",
             "Are the ones digits of {a} and {b} the same?",
             "Does {b} end in the same digit as {a}?",
         ]
@@ -72,6 +92,8 @@ public enum Templates {
             "Do the ones digits of {a} and {b} make ten?",
             "Is the ones digit of {a} plus the ones digit of {b} equal to ten?",
             "Do the ones digits of {b} and {a} make ten together?",
+            "Is ten the sum of the ones digits of {a} and {b}?",
+            "Do the ones digits of {b} and {a} add up to ten?",
             "If you add the ones digits of {a} and {b}, do you get ten?",
             "Do the ones digits of {b} and {a} together make ten?",
         ]
@@ -80,6 +102,8 @@ public enum Templates {
             "Is {a} bigger than {b}?",
             "Is {b} less than {a}?",
             "Is {a} more than {b}?",
+            "Is {a} larger than {b}?",
+            "Is {a} higher than {b}?",
             "Is {b} smaller than {a}?",
             "Is {b} lower than {a}?",
         ]
@@ -88,6 +112,8 @@ public enum Templates {
             "Is {a} smaller than {b}?",
             "Is {b} greater than {a}?",
             "Is {a} lower than {b}?",
+            "Is {b} larger than {a}?",
+            "Is {b} higher than {a}?",
             "Is {b} bigger than {a}?",
             "Is {b} more than {a}?",
         ]
@@ -96,6 +122,7 @@ public enum Templates {
             "Does {X} equal {m}?",
             "Is {m} equal to {X}?",
             "Is {X} the same as {m}?",
+            "Is {X} the same number as {m}?",
             "Is {m} the same as {X}?",
             "Does {m} equal {X}?",
         ]
@@ -104,6 +131,9 @@ public enum Templates {
             "What number comes right after {n}?",
             "What is the successor of {n}?",
             "What is one more than {n}?",
+            "Which number is the successor of {n}?",
+            "What is the number after {n}?",
+            "Which number follows {n}?",
             "Which number comes right after {n}?",
             "What number is one more than {n}?",
         ]
@@ -112,6 +142,9 @@ public enum Templates {
             "What number comes right before {n}?",
             "What is the predecessor of {n}?",
             "What is one less than {n}?",
+            "Which number is the predecessor of {n}?",
+            "What is the number before {n}?",
+            "Which number does {n} follow?",
             "Which number comes right before {n}?",
             "What number is one less than {n}?",
         ]
@@ -120,6 +153,10 @@ public enum Templates {
             "What comes between {n} and {m}?",
             "Which number is between {m} and {n}?",
             "What number is in the middle of {n} and {m}?",
+            "What number is between {m} and {n}?",
+            "What comes between {m} and {n}?",
+            "Which number is between {n} and {m}?",
+            "Which number is in the middle of {n} and {m}?",
             "Which number comes between {n} and {m}?",
             "What number is in the middle of {m} and {n}?",
         ]

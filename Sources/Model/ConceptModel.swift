@@ -151,6 +151,13 @@ public final class ConceptModel {
         }
     }
 
+    /// `--amp`: fp16 kept activations, fp16 weights read by every op and fp16 gradients, with
+    /// fp32 master weights in `params.value` for the optimizer; all arithmetic stays fp32.
+    public func setMixedPrecision(_ on: Bool) throws {
+        halfActivations = on
+        try params.setHalfPrecision(on)
+    }
+
     /// Drops every activation buffer and any saved forward state, e.g. after an out-of-memory
     /// error, so the next forward allocates only what its (smaller) batch needs.
     public func releaseActivations() {
@@ -240,9 +247,9 @@ public final class ConceptModel {
 
         // Embeddings: x0[b, t] = tok + pos + place + slot : [B, T, D]
         let x0 = try ws.get("x0", N * D), tmp = try ws.get("embed.tmp", N * D)
-        try be.embeddingGather(table: tokEmb.value, ids: ids, out: x0, count: N, dim: D)
+        try be.embeddingGather(table: tokEmb.read(), ids: ids, out: x0, count: N, dim: D)
         for (table, tids) in [(posEmb, posIds), (placeEmb, placeIds), (slotEmb, slotIds)] {
-            try be.embeddingGather(table: table.value, ids: tids, out: tmp, count: N, dim: D)
+            try be.embeddingGather(table: table.read(), ids: tids, out: tmp, count: N, dim: D)
             try be.add(x0, tmp, x0, count: N * D)
         }
 
@@ -272,8 +279,8 @@ public final class ConceptModel {
             let z = try ws.get("vq.z\(p)", B * Dc), e = try ws.get("vq.e\(p)", B * Dc)
             let idx = try ws.get("vq.idx\(p)", B, .int32), dist = try ws.get("vq.dist\(p)", B)
             try proj.forward(be, x: s, y: z, rows: B)
-            try be.vqNearest(x: z, codebook: headBooks[p].value, indices: idx, distances: dist, rows: B, codes: K, dim: Dc)
-            try be.embeddingGather(table: headBooks[p].value, ids: idx, out: e, count: B, dim: Dc)
+            try be.vqNearest(x: z, codebook: headBooks[p].read(), indices: idx, distances: dist, rows: B, codes: K, dim: Dc)
+            try be.embeddingGather(table: headBooks[p].read(), ids: idx, out: e, count: B, dim: Dc)
             try be.copy2D(e, srcOffset: 0, srcStride: Dc, to: hin, dstOffset: D + p * Dc, dstStride: hinW, rows: B, cols: Dc)
             if training { try be.embeddingScatterAdd(dOut: ones, ids: idx, dTable: pendingUsage[p], count: B, dim: 1) }
         }
@@ -284,8 +291,8 @@ public final class ConceptModel {
         for st in 0..<cfg.vqStages {
             let r = try ws.get("vq.r\(st)", B * Dc), e = try ws.get("vq.es\(st)", B * Dc)
             let idx = try ws.get("vq.sidx\(st)", B, .int32), dist = try ws.get("vq.sdist\(st)", B)
-            try be.vqNearest(x: r, codebook: stageBooks[st].value, indices: idx, distances: dist, rows: B, codes: K, dim: Dc)
-            try be.embeddingGather(table: stageBooks[st].value, ids: idx, out: e, count: B, dim: Dc)
+            try be.vqNearest(x: r, codebook: stageBooks[st].read(), indices: idx, distances: dist, rows: B, codes: K, dim: Dc)
+            try be.embeddingGather(table: stageBooks[st].read(), ids: idx, out: e, count: B, dim: Dc)
             try be.axpy(alpha: 1, x: e, y: qR, count: B * Dc)
             if st + 1 < cfg.vqStages {
                 let next = try ws.get("vq.r\(st + 1)", B * Dc)
@@ -302,8 +309,8 @@ public final class ConceptModel {
         let H = cfg.controllerHidden, outW = cfg.outputWidth
         let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
         let out = try ws.get("ctrl.out", B * outW)
-        try be.gemm(m: B, n: H, k: hinW, a: hin, b: ctrl1.w.value, c: c1)
-        try be.addBiasGelu(c1, bias: ctrl1.b.value, hc, rows: B, cols: H)
+        try be.gemm(m: B, n: H, k: hinW, a: hin, b: ctrl1.w.read(), c: c1)
+        try be.addBiasGelu(c1, bias: ctrl1.b.read(), hc, rows: B, cols: H)
         try ctrl2.forward(be, x: hc, y: out, rows: B)
 
         // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.
@@ -313,7 +320,7 @@ public final class ConceptModel {
         let dOut = try ws.get("ctrl.dout", B * outW)
         let rowStats = try ws.get("reasoner.stats", B * ReasonerSpec.statsWidth)
         let trace = try ws.get("reasoner.trace", B * 4, .int32)
-        try be.reasoner(logits: out, numbers: numbersBuf, targets: targetsBuf, gain: gain.value, dLogits: dOut,
+        try be.reasoner(logits: out, numbers: numbersBuf, targets: targetsBuf, gain: gain.read(), dLogits: dOut,
                         rowStats: rowStats, trace: trace, rows: B, spec: spec)
         if training { saved = (B, T, loss.lambdaVQ * lossScale * 2 / Float(Dc * B)) }
 
@@ -399,7 +406,7 @@ public final class ConceptModel {
         try be.copy2D(rowStats, srcOffset: 7, srcStride: ReasonerSpec.statsWidth, to: col, dstOffset: 0, dstStride: 1,
                       rows: B, cols: 1)
         try be.sum(col, count: B, out: one)
-        try be.add(gain.grad, one, gain.grad, count: 1)
+        try params.accumulatingGrads([gain]) { g in try be.add(g[0], one, g[0], count: 1) }
 
         // Controller.
         let hin = try ws.get("ctrl.in", B * hinW), dOut = try ws.get("ctrl.dout", B * outW)
@@ -425,13 +432,17 @@ public final class ConceptModel {
             try be.copy(z, srcOffset: 0, to: diff, dstOffset: 0, count: B * Dc)
             try be.axpy(alpha: -1, x: e, y: diff, count: B * Dc)                  // diff = z - e
             if !straightThrough {
-                try be.embeddingScatterAdd(dOut: dq, ids: idx, dTable: headBooks[p].grad, count: B, dim: Dc)
+                try params.accumulatingGrads([headBooks[p]]) { g in
+                    try be.embeddingScatterAdd(dOut: dq, ids: idx, dTable: g[0], count: B, dim: Dc)
+                }
                 try be.fill(dq, value: 0, offset: 0, count: B * Dc)
             }
             try be.axpy(alpha: encW, x: diff, y: dq, count: B * Dc)               // dz
             try vqProj[p].backward(be, x: s, dY: dq, dX: ds, rows: B, accumulateDX: true)
             try be.scale(diff, by: -bookW, count: B * Dc)
-            try be.embeddingScatterAdd(dOut: diff, ids: idx, dTable: headBooks[p].grad, count: B, dim: Dc)
+            try params.accumulatingGrads([headBooks[p]]) { g in
+                try be.embeddingScatterAdd(dOut: diff, ids: idx, dTable: g[0], count: B, dim: Dc)
+            }
         }
         // Residual: dr0 gets dq_R (straight-through) plus every stage's commitment term; with exact
         // gradients, codes also receive dq_R and the terms of later stages (r_{s+1} = r_s - e_s).
@@ -458,7 +469,9 @@ public final class ConceptModel {
                 try be.axpy(alpha: -1, x: later, y: dq, count: B * Dc)
                 try be.axpy(alpha: encW, x: diff, y: later, count: B * Dc)
             }
-            try be.embeddingScatterAdd(dOut: dq, ids: idx, dTable: stageBooks[st].grad, count: B, dim: Dc)
+            try params.accumulatingGrads([stageBooks[st]]) { g in
+                try be.embeddingScatterAdd(dOut: dq, ids: idx, dTable: g[0], count: B, dim: Dc)
+            }
         }
         try resProj.backward(be, x: s, dY: dr0, dX: ds, rows: B, accumulateDX: true)
 
@@ -476,10 +489,11 @@ public final class ConceptModel {
         }
         let ids = try ws.get("ids.tokens", N, .int32), posIds = try ws.get("ids.pos", N, .int32)
         let placeIds = try ws.get("ids.places", N, .int32), slotIds = try ws.get("ids.slots", N, .int32)
-        try be.embeddingScatterAdd(dOut: dx, ids: ids, dTable: tokEmb.grad, count: N, dim: D)
-        try be.embeddingScatterAdd(dOut: dx, ids: posIds, dTable: posEmb.grad, count: N, dim: D)
-        try be.embeddingScatterAdd(dOut: dx, ids: placeIds, dTable: placeEmb.grad, count: N, dim: D)
-        try be.embeddingScatterAdd(dOut: dx, ids: slotIds, dTable: slotEmb.grad, count: N, dim: D)
+        try params.accumulatingGrads([tokEmb, posEmb, placeEmb, slotEmb]) { g in
+            for (i, tableIds) in [ids, posIds, placeIds, slotIds].enumerated() {
+                try be.embeddingScatterAdd(dOut: dx, ids: tableIds, dTable: g[i], count: N, dim: D)
+            }
+        }
     }
 
     // MARK: code usage
@@ -534,6 +548,7 @@ public final class ConceptModel {
             try backend.upload(values, to: book.value)
             restarted += dead.count
         }
+        try params.syncHalf()
         return restarted
     }
 }

@@ -16,19 +16,21 @@ struct Linear {
     }
 
     func forward(_ be: any Backend, x: any DeviceBuffer, y: any DeviceBuffer, rows: Int) throws {
-        try be.gemm(m: rows, n: output, k: input, a: x, b: w.value, c: y)
-        try be.addBias(y, bias: b.value, rows: rows, cols: output)
+        try be.gemm(m: rows, n: output, k: input, a: x, b: w.read(), c: y)
+        try be.addBias(y, bias: b.read(), rows: rows, cols: output)
     }
 
     /// Accumulates dW, db; writes dX (or skips it when dX is nil).
     func backward(_ be: any Backend, x: any DeviceBuffer, dY: any DeviceBuffer, dX: (any DeviceBuffer)?,
                   rows: Int, accumulateDX: Bool = false) throws {
         // dW: [in, out] += x^T [in, N] @ dY [N, out]
-        try be.gemm(transA: true, m: input, n: output, k: rows, a: x, b: dY, beta: 1, c: w.grad)
-        try be.biasBackward(dY: dY, dBias: b.grad, rows: rows, cols: output)
+        try w.store.accumulatingGrads([w, b]) { g in
+            try be.gemm(transA: true, m: input, n: output, k: rows, a: x, b: dY, beta: 1, c: g[0])
+            try be.biasBackward(dY: dY, dBias: g[1], rows: rows, cols: output)
+        }
         if let dX {
             // dX: [N, in] = dY [N, out] @ W^T
-            try be.gemm(transB: true, m: rows, n: input, k: output, a: dY, b: w.value,
+            try be.gemm(transB: true, m: rows, n: input, k: output, a: dY, b: w.read(),
                         beta: accumulateDX ? 1 : 0, c: dX)
         }
     }
@@ -49,14 +51,17 @@ struct LayerNormLayer {
 
     func forward(_ be: any Backend, x: any DeviceBuffer, y: any DeviceBuffer, mean: any DeviceBuffer,
                  rstd: any DeviceBuffer, rows: Int) throws {
-        try be.layerNorm(x: x, gamma: gamma.value, beta: beta.value, y: y, mean: mean, rstd: rstd,
+        try be.layerNorm(x: x, gamma: gamma.read(), beta: beta.read(), y: y, mean: mean, rstd: rstd,
                          rows: rows, cols: dim, eps: Self.eps)
     }
 
     func backward(_ be: any Backend, x: any DeviceBuffer, mean: any DeviceBuffer, rstd: any DeviceBuffer,
                   dY: any DeviceBuffer, dX: any DeviceBuffer, rows: Int) throws {
-        try be.layerNormBackward(x: x, gamma: gamma.value, mean: mean, rstd: rstd, dY: dY, dX: dX,
-                                 dGamma: gamma.grad, dBeta: beta.grad, rows: rows, cols: dim)
+        let g = try gamma.read()
+        try gamma.store.accumulatingGrads([gamma, beta]) { grads in
+            try be.layerNormBackward(x: x, gamma: g, mean: mean, rstd: rstd, dY: dY, dX: dX,
+                                     dGamma: grads[0], dBeta: grads[1], rows: rows, cols: dim)
+        }
     }
 }
 
@@ -111,8 +116,8 @@ struct EncoderLayer {
         try be.add(x, f2, x1, count: n * D)
         try ln2.forward(be, x: x1, y: h2, mean: m2, rstd: r2, rows: n)
         // f1 = h2 @ W1 (bias and GELU fused into one pass after the GEMM), g = gelu(f1 + b1)
-        try be.gemm(m: n, n: hidden, k: D, a: h2, b: fc1.w.value, c: f1)
-        try be.addBiasGelu(f1, bias: fc1.b.value, g, rows: n, cols: hidden)
+        try be.gemm(m: n, n: hidden, k: D, a: h2, b: fc1.w.read(), c: f1)
+        try be.addBiasGelu(f1, bias: fc1.b.read(), g, rows: n, cols: hidden)
         try fc2.forward(be, x: g, y: f2, rows: n)
         try be.add(x1, f2, y, count: n * D)
         let buffers = [h1, qkvOut, probs, att, x1, h2, f1, g]

@@ -40,6 +40,7 @@ public final class AdamW {
     /// EMA weights, one buffer per parameter; nil when the decay is 0.
     public let ema: [any DeviceBuffer]?
     public let emaDecay: Float
+    private var wideGrad: (any DeviceBuffer)?
 
     public init(params: ParameterStore, weightDecay: Float, clipNorm: Float, emaDecay: Float) throws {
         self.params = params
@@ -71,12 +72,19 @@ public final class AdamW {
         let clip: Float = (clipNorm > 0 && norm > clipNorm) ? clipNorm / norm : 1
         let scale = clip / lossScale
         step += 1
+        // Under half precision the fp16 gradients are widened one tensor at a time and the fp32
+        // master weights updated; the model's fp16 copies are refreshed after.
+        if params.halfPrecision && wideGrad == nil {
+            wideGrad = try be.makeBuffer(count: params.all.map(\.count).max() ?? 1, dtype: .float32)
+        }
         for (i, p) in params.all.enumerated() {
-            try be.adamW(param: p.value, grad: p.grad, m: m[i], v: v[i], count: p.count, lr: lr,
+            let grad = try wideGrad.map { try params.fp32Grad(p, into: $0) } ?? p.grad
+            try be.adamW(param: p.value, grad: grad, m: m[i], v: v[i], count: p.count, lr: lr,
                          beta1: beta1, beta2: beta2, eps: eps, weightDecay: p.decays ? weightDecay : 0,
                          step: step, gradScale: scale)
             if let ema { try be.emaUpdate(ema: ema[i], param: p.value, decay: emaDecay, count: p.count) }
         }
+        try params.syncHalf()
         return norm
     }
 
@@ -119,5 +127,6 @@ public final class AdamW {
             try be.copy(ema[i], srcOffset: 0, to: p.value, dstOffset: 0, count: p.count)
             try be.upload(tmp, to: ema[i])
         }
+        try params.syncHalf()
     }
 }

@@ -26,15 +26,29 @@ public enum ParameterInit: Sendable {
 }
 
 /// One trainable tensor with its gradient. `decays` is false for biases, norms and codebooks.
+///
+/// `value` is always fp32: the weights themselves, or under half precision (`--amp`) the
+/// optimizer's master copy. Under half precision the model reads `half`, an fp16 copy the
+/// optimizer refreshes after every update, and `grad` is fp16 too. Layers never touch these
+/// directly: they read through `ParameterStore.weights` and write through
+/// `ParameterStore.accumulatingGrads`, which work in both modes.
 public final class Parameter {
     public let name: String
     public let shape: [Int]
     public let decays: Bool
     public let value: any DeviceBuffer
-    public let grad: any DeviceBuffer
+    /// fp32, or fp16 under half precision.
+    public internal(set) var grad: any DeviceBuffer
+    /// The fp16 working copy of `value` under half precision; nil otherwise.
+    public internal(set) var half: (any DeviceBuffer)?
     public var count: Int { shape.reduce(1, *) }
+    unowned let store: ParameterStore
 
-    init(backend: any Backend, name: String, shape: [Int], decays: Bool) throws {
+    /// The fp32 weights an op reads (see `ParameterStore.weights`).
+    func read() throws -> any DeviceBuffer { try store.weights(self) }
+
+    init(store: ParameterStore, backend: any Backend, name: String, shape: [Int], decays: Bool) throws {
+        self.store = store
         self.name = name
         self.shape = shape
         self.decays = decays
@@ -55,7 +69,7 @@ public final class ParameterStore {
     public func make(_ name: String, _ shape: [Int], _ initial: ParameterInit, decays: Bool,
                      rng: inout ModelRNG) throws -> Parameter {
         precondition(byName[name] == nil, "duplicate parameter \(name)")
-        let p = try Parameter(backend: backend, name: name, shape: shape, decays: decays)
+        let p = try Parameter(store: self, backend: backend, name: name, shape: shape, decays: decays)
         let n = p.count
         switch initial {
         case .zeros: try backend.fill(p.value, value: 0, offset: 0, count: n)
@@ -73,25 +87,106 @@ public final class ParameterStore {
     public subscript(name: String) -> Parameter? { byName[name] }
     public var totalCount: Int { all.reduce(0) { $0 + $1.count } }
 
+    // MARK: half precision (--amp)
+
+    /// Whether the model reads fp16 weights and accumulates fp16 gradients (fp32 master weights
+    /// stay in `value`). Turning it on allocates the fp16 copies and drops the fp32 gradients.
+    public private(set) var halfPrecision = false
+
+    public func setHalfPrecision(_ on: Bool) throws {
+        guard on != halfPrecision else { return }
+        halfPrecision = on
+        for p in all {
+            p.grad = try backend.makeBuffer(count: p.count, dtype: on ? .float16 : .float32)
+            try backend.fill(p.grad, value: 0, offset: 0, count: p.count)
+            p.half = on ? try backend.makeBuffer(count: p.count, dtype: .float16) : nil
+        }
+        widened = []; gradScratch = []
+        try syncHalf()
+    }
+
+    /// Rounds every master weight into its fp16 copy; call after anything writes `value`
+    /// (an optimizer step, a checkpoint load, an EMA swap, a codebook restart).
+    public func syncHalf() throws {
+        guard halfPrecision else { return }
+        for p in all { try backend.toHalf(p.value, p.half!, count: p.count) }
+    }
+
+    /// fp32 scratch buffers the fp16 weights are widened into just before an op reads them. A
+    /// ring, because an op reads at most a few weights at once (LayerNorm: gain and shift) and
+    /// the queue runs in order, so a buffer is free again once the op after it was enqueued.
+    private var widened: [any DeviceBuffer] = []
+    private var widenedNext = 0
+    static let widenedRing = 4
+
+    /// The fp32 weights an op should read: `value`, or under half precision the fp16 copy
+    /// widened into a scratch buffer (valid until `widenedRing` more weights are read).
+    public func weights(_ p: Parameter) throws -> any DeviceBuffer {
+        guard halfPrecision, let half = p.half else { return p.value }
+        let largest = all.map(\.count).max() ?? 1
+        if widened.isEmpty {
+            widened = try (0..<Self.widenedRing).map { _ in try backend.makeBuffer(count: largest, dtype: .float32) }
+        }
+        let buffer = widened[widenedNext]
+        widenedNext = (widenedNext + 1) % Self.widenedRing
+        try backend.fromHalf(half, buffer, count: p.count)
+        return buffer
+    }
+
+    private var gradScratch: [any DeviceBuffer] = []
+
+    /// Runs `body` with one buffer per parameter that its ops accumulate gradients into: `grad`
+    /// itself, or under half precision zeroed fp32 scratch buffers added into the fp16 `grad`
+    /// afterwards (the sum is formed in fp32 and rounded once per call).
+    public func accumulatingGrads(_ params: [Parameter], _ body: ([any DeviceBuffer]) throws -> Void) throws {
+        guard halfPrecision else { return try body(params.map(\.grad)) }
+        let largest = all.map(\.count).max() ?? 1
+        while gradScratch.count < params.count {
+            gradScratch.append(try backend.makeBuffer(count: largest, dtype: .float32))
+        }
+        for (i, p) in params.enumerated() { try backend.fill(gradScratch[i], value: 0, offset: 0, count: p.count) }
+        try body(Array(gradScratch.prefix(params.count)))
+        for (i, p) in params.enumerated() { try backend.accumulateHalf(gradScratch[i], into: p.grad, count: p.count) }
+    }
+
+    /// fp32 view of a gradient for the optimizer: `grad`, or its fp16 values widened into `into`.
+    func fp32Grad(_ p: Parameter, into scratch: any DeviceBuffer) throws -> any DeviceBuffer {
+        guard halfPrecision else { return p.grad }
+        try backend.fromHalf(p.grad, scratch, count: p.count)
+        return scratch
+    }
+
+    /// Bytes of weights and gradients the model reads and writes in a step (the fp32 master
+    /// copy and optimizer state are counted apart, in `optimizerBytes`).
+    public var weightAndGradientBytes: Int {
+        all.reduce(0) { $0 + ($1.half ?? $1.value).count * ($1.half ?? $1.value).dtype.byteSize + $1.grad.count * $1.grad.dtype.byteSize }
+    }
+
     public func zeroGrads() throws {
         for p in all { try backend.fill(p.grad, value: 0, offset: 0, count: p.count) }
     }
 
     /// Global L2 norm of all gradients: one sum of squares per tensor on the device, gathered
-    /// into one buffer, so a single scalar array crosses to the host.
+    /// into one buffer, so a single scalar array crosses to the host. Not finite when an fp16
+    /// gradient overflowed.
     public func gradNorm() throws -> Float {
         if normScratch == nil {
             normScratch = (try backend.makeBuffer(count: 1, dtype: .float32), try backend.makeBuffer(count: all.count, dtype: .float32))
         }
         let (one, perTensor) = normScratch!
+        if halfPrecision && normWide == nil {
+            normWide = try backend.makeBuffer(count: all.map(\.count).max() ?? 1, dtype: .float32)
+        }
+        let wide = halfPrecision ? normWide : nil
         for (i, p) in all.enumerated() {
-            try backend.sumOfSquares(p.grad, count: p.count, out: one)
+            try backend.sumOfSquares(wide.map { try fp32Grad(p, into: $0) } ?? p.grad, count: p.count, out: one)
             try backend.copy(one, srcOffset: 0, to: perTensor, dstOffset: i, count: 1)
         }
         let total = try backend.download(perTensor).reduce(0.0) { $0 + Double($1) }
         return Float(total.squareRoot())
     }
     private var normScratch: (any DeviceBuffer, any DeviceBuffer)?
+    private var normWide: (any DeviceBuffer)?
 
     /// Values of every parameter, in order, as host arrays.
     public func snapshot() throws -> [String: [Float]] {
@@ -110,6 +205,7 @@ public final class ParameterStore {
             }
             try backend.upload(v, to: p.value)
         }
+        try syncHalf()
     }
 }
 

@@ -41,7 +41,7 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
 
 /// Step 1 of a program: a NUM -> NUM op applied to the first operand.
 public enum UnaryOp: Int, CaseIterable, Sendable {
-    case identity, successor, predecessor, add2, subtract2
+    case identity, successor, predecessor, add2, subtract2, between
 
     public var name: String {
         switch self {
@@ -50,16 +50,22 @@ public enum UnaryOp: Int, CaseIterable, Sendable {
         case .predecessor: return "predecessor"
         case .add2: return "add_2"
         case .subtract2: return "subtract_2"
+        case .between: return "between"
         }
     }
 
-    public func apply(_ x: Digits) -> Digits? {
+    /// The op on `x`; `others` are the question's other numbers (only `between` reads them).
+    public func apply(_ x: Digits, others: [Digits] = []) -> Digits? {
         switch self {
         case .identity: return x
         case .successor: return x.adding(1)
         case .predecessor: return x.adding(-1)
         case .add2: return x.adding(2)
         case .subtract2: return x.adding(-2)
+        case .between:
+            if let up = x.adding(2), others.contains(where: { $0.compare(up) == 0 }) { return x.adding(1) }
+            if let down = x.adding(-2), others.contains(where: { $0.compare(down) == 0 }) { return x.adding(-1) }
+            return nil
         }
     }
 }

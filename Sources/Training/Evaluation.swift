@@ -87,7 +87,7 @@ public struct EvalReport: Codable, Sendable {
     public var concepts: [String: Tally]
     public var splits: [String: SplitReport]
 
-    /// Mean accuracy over the held-out splits (held-out numbers and phrasings): what `best` tracks.
+    /// Mean accuracy over the held-out splits present in the report (`best` is chosen on held-out numbers alone).
     public var heldoutScore: Double {
         let keys = ["heldout", "phrasing"].filter { splits[$0] != nil }
         guard !keys.isEmpty else { return overall }

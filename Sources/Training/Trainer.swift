@@ -49,7 +49,10 @@ public final class Trainer {
     public internal(set) var lossScale: Float = 1
     var goodSteps = 0
     public internal(set) var skippedSteps = 0
-    static let initialLossScale: Float = 65536
+    /// Gradients are fp16 under `--amp` (largest finite 65504): starting at 1024 leaves room for
+    /// gradient elements up to 64 while lifting ones down to ~6e-11 above fp16's smallest
+    /// subnormal; 65536 (PyTorch's start) overflowed the first steps of every run here.
+    static let initialLossScale: Float = 1024
     static let lossScaleWindow = 200
     /// Current micro-batch (shrinks on out-of-memory).
     public internal(set) var microBatch: Int
@@ -78,7 +81,7 @@ public final class Trainer {
         dataRNG = SplitMix64(seed: options.seed).derived(0x5452_4149)  // "TRAI"
         modelRNG = ModelRNG(seed: options.seed ^ 0x5651_5F52_4553_5452)
         microBatch = options.microBatch > 0 ? min(options.microBatch, options.batchSize) : options.batchSize
-        model.halfActivations = options.amp
+        try model.setMixedPrecision(options.amp)
         lossScale = options.amp ? Self.initialLossScale : 1
     }
 
@@ -248,16 +251,18 @@ public final class Trainer {
     }
 
     /// Writes `latest`, the numbered checkpoint when periodic, and `best` when the EMA weights'
-    /// held-out accuracy improved.
+    /// accuracy on held-out numbers (train phrasings) is at least the best so far: later weights
+    /// win ties. Held-out phrasings are a test split only; choosing `best` on them would report
+    /// a figure that was selected for.
     public func saveCheckpoints(periodic: Bool) throws {
-        let score = try evaluate(perConcept: options.evalPerConcept, splits: [.heldout, .phrasing], validation: true).heldoutScore
-        let improved = score > bestScore
+        let score = try evaluate(perConcept: options.evalPerConcept, splits: [.heldout], validation: true).heldoutScore
+        let improved = score >= bestScore
         if improved { bestScore = score }
         let file = try checkpoint()
         try file.write(to: runDir.appendingPathComponent("latest.safetensors"))
         if periodic { try file.write(to: runDir.appendingPathComponent(String(format: "step-%06d.safetensors", step))) }
         if improved { try file.write(to: runDir.appendingPathComponent("best.safetensors")) }
-        log(String(format: "checkpoint at step %d: validation accuracy on held-out numbers and phrasings (EMA) %.4f%@", step, score,
+        log(String(format: "checkpoint at step %d: validation accuracy on held-out numbers (EMA) %.4f%@", step, score,
                    (improved ? ", new best" : "") as NSString))
     }
 

@@ -22,6 +22,7 @@ final class CPUOpsTests: XCTestCase {
     func testEmbedding() throws { var c = Checks(Shared.cpu); try c.embeddingOps() }
     func testReductions() throws { var c = Checks(Shared.cpu); try c.reductionOps() }
     func testHalfRoundTrip() throws { var c = Checks(Shared.cpu); try c.halfRoundTrip() }
+    func testAccumulateHalf() throws { var c = Checks(Shared.cpu); try c.accumulateHalfOp() }
     func testCrossEntropy() throws { var c = Checks(Shared.cpu); try c.crossEntropyOp() }
     func testAdamWAndEMA() throws { var c = Checks(Shared.cpu); try c.optimizerOps() }
     func testVQNearest() throws { var c = Checks(Shared.cpu); try c.vqNearestOp() }
@@ -48,6 +49,7 @@ final class OpenCLOpsTests: XCTestCase {
     func testEmbedding() throws { var c = Checks(try Shared.opencl()); try c.embeddingOps() }
     func testReductions() throws { var c = Checks(try Shared.opencl()); try c.reductionOps() }
     func testHalfRoundTrip() throws { var c = Checks(try Shared.opencl()); try c.halfRoundTrip() }
+    func testAccumulateHalf() throws { var c = Checks(try Shared.opencl()); try c.accumulateHalfOp() }
     func testCrossEntropy() throws { var c = Checks(try Shared.opencl()); try c.crossEntropyOp() }
     func testAdamWAndEMA() throws { var c = Checks(try Shared.opencl()); try c.optimizerOps() }
     func testVQNearest() throws { var c = Checks(try Shared.opencl()); try c.vqNearestOp() }

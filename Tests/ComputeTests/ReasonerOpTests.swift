@@ -54,11 +54,15 @@ struct ReasonerReference {
         let S = spec.slots, P = spec.places, U = ReasonerSpec.unaryCount, R = ReasonerSpec.relationCount
         let oA = 0, oB = S, oU = 2 * S, oR = oU + U, oStop = oR + R, oYN = oStop + 1, oDig = oYN + 2
         let x = xf.map(Double.init), g = Double(gain), lo = Self.lo, hi = Self.hi
-        let present = numbers.map { $0 != nil }, all5 = [Bool](repeating: true, count: U), all7 = [Bool](repeating: true, count: R)
+        let present = numbers.map { $0 != nil }, all7 = [Bool](repeating: true, count: R)
+        // between (op 5) is offered only when two numbers of the question are two apart.
+        let present2 = numbers.compactMap { $0 }
+        let offersBetween = present2.contains { a in present2.contains { $0 == a + 2 } }
+        let opOffered = (0..<U).map { $0 != 5 || offersBetween }
         let la = Array(x[oA..<oB]), lb = Array(x[oB..<oU]), lu = Array(x[oU..<oR]), lr = Array(x[oR..<oStop])
-        let tA = Self.argmax(la, present), tB = Self.argmax(lb, present), tU = Self.argmax(lu, all5), tR = Self.argmax(lr, all7)
+        let tA = Self.argmax(la, present), tB = Self.argmax(lb, present), tU = Self.argmax(lu, opOffered), tR = Self.argmax(lr, all7)
         var piA = Self.softmax(la, present), piB = Self.softmax(lb, present)
-        var wU = Self.softmax(lu, all5), wR = Self.softmax(lr, all7)
+        var wU = Self.softmax(lu, opOffered), wR = Self.softmax(lr, all7)
         var pStop = 1 / (1 + exp(-x[oStop]))
         if spec.hard {
             let any = present.contains(true)
@@ -68,7 +72,16 @@ struct ReasonerReference {
             wR = (0..<R).map { $0 == tR ? 1 : 0 }
             pStop = x[oStop] > 0 ? 1 : 0
         }
-        let u: [[Int?]] = numbers.map { n in Self.deltas.map { k in n.flatMap { (0..<limit).contains($0 + k) ? $0 + k : nil } } }
+        // Ops 0-4 add a constant; op 5 (between) is the number between this one and another
+        // number of the question two away from it, trying the one above first.
+        let u: [[Int?]] = numbers.indices.map { i in
+            guard let n = numbers[i] else { return [Int?](repeating: nil, count: U) }
+            let valid = { (v: Int) in (0..<limit).contains(v) ? v : nil }
+            let others = numbers.indices.filter { $0 != i }.compactMap { numbers[$0] }
+            let between: Int? = valid(n + 2) != nil && others.contains(n + 2) ? n + 1
+                : (valid(n - 2) != nil && others.contains(n - 2) ? n - 1 : nil)
+            return Self.deltas.map { valid(n + $0) } + [between]
+        }
 
         var p = 0.0
         var dist = [Double](repeating: 0, count: P * 10)

@@ -94,6 +94,12 @@ final class ModelGradientTests: XCTestCase {
             XCTAssertEqual(UnaryOp.predecessor.apply(da)?.value, a == 0 ? nil : a - 1)
             XCTAssertEqual(UnaryOp.add2.apply(da)?.value, a + 2)
             XCTAssertEqual(UnaryOp.subtract2.apply(da)?.value, a < 2 ? nil : a - 2)
+            // between: the number between a and another number two away, in either order.
+            let far = Digits(a + 2, places: 4)!
+            XCTAssertEqual(UnaryOp.between.apply(da, others: [db, far])?.value, a + 1)
+            XCTAssertEqual(UnaryOp.between.apply(far, others: [da])?.value, a + 1)
+            XCTAssertEqual(UnaryOp.between.apply(da, others: [db])?.value,
+                           abs(a - b) == 2 ? (a + b) / 2 : nil)
             XCTAssertEqual(Relation.greater.holds(da, db), a > b)
             XCTAssertEqual(Relation.smaller.holds(da, db), a < b)
             XCTAssertEqual(Relation.equal.holds(da, db), a == b)

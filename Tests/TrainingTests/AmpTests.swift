@@ -53,7 +53,7 @@ final class AmpTests: XCTestCase {
         for _ in 0..<o.steps { try t.trainStep() }
         var reports: [EvalReport] = []
         for amp in [false, true] {
-            t.model.halfActivations = amp
+            try t.model.setMixedPrecision(amp)
             reports.append(try t.evaluate(perConcept: 20, splits: [.heldout]))
         }
         for (concept, tally) in reports[0].concepts {
