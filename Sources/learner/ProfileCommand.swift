@@ -20,7 +20,7 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .customLong("batch_size")) var batchSize: Int?
     @Option(name: .customLong("d_model")) var dModel: Int?
     @Option(name: .customLong("seed")) var seed: UInt64?
-    @Flag(name: .customLong("amp"), help: "Mixed precision: fp16 storage of kept activations, dynamic loss scale.") var amp = false
+    @Flag(name: .customLong("amp"), help: "Mixed precision: fp16 activations, weights and gradients, fp32 math and master weights, dynamic loss scale.") var amp = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     /// Bad flags: one line each (no usage dump).

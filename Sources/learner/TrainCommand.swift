@@ -72,7 +72,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("template_holdout"), help: "Hold out phrasings: true or false.") var templateHoldout: Bool?
     @Option(name: .customLong("resume"), help: "Checkpoint to continue from (bit-identical on the CPU backend).") var resume: String?
     @Flag(name: .customLong("base10"), help: "Accepted for compatibility: numbers are always base 10.") var base10 = false
-    @Flag(name: .customLong("amp"), help: "Mixed precision: fp16 storage of kept activations, fp32 math, dynamic loss scale.") var amp = false
+    @Flag(name: .customLong("amp"), help: "Mixed precision: fp16 activations, weights and gradients, fp32 math and master weights, dynamic loss scale.") var amp = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     func apply(to o: inout TrainOptions) throws {

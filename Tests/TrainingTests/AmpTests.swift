@@ -29,6 +29,41 @@ final class AmpTests: XCTestCase {
         }
     }
 
+    /// Under amp the model reads fp16 weights and accumulates fp16 gradients: after training
+    /// every fp16 copy equals its rounded fp32 master, the gradients are fp16, weight and
+    /// gradient bytes halve, and changing only the fp16 copy changes the model's output.
+    func testAmpKeepsWeightsAndGradientsInHalf() throws {
+        for be in backends() {
+            var o = TrainingTests.tinyOptions(seed: UInt64.random(in: 1...1000), dir: NSTemporaryDirectory())
+            o.batchSize = 16
+            let plain = try Trainer(options: o, backend: be)
+            o.amp = true
+            let t = try Trainer(options: o, backend: be)
+            for _ in 0..<3 { try t.trainStep() }
+            XCTAssertEqual(t.skippedSteps, 0)
+            let ratio = Double(t.model.params.weightAndGradientBytes) / Double(plain.model.params.weightAndGradientBytes)
+            XCTAssertEqual(ratio, 0.5, accuracy: 1e-9, "\(be.description)")
+            let scratch = try be.makeBuffer(count: t.model.params.all.map(\.count).max()!, dtype: .float32)
+            for p in t.model.params.all {
+                XCTAssertEqual(p.grad.dtype, .float16, p.name)
+                let master = try be.download(p.value)
+                try be.fromHalf(p.half!, scratch, count: p.count)
+                let copy = try be.download(scratch, offset: 0, count: p.count)
+                XCTAssertEqual(copy, master.map { Float(Float16($0)) }, "\(be.description) \(p.name): fp16 copy is not the rounded master")
+            }
+            // The forward reads the fp16 copy: zero it for the controller's output layer and
+            // the answers' p(yes) change while the fp32 master is untouched.
+            let batch = try t.batcher.batch(t.generator.generate(split: .train, count: 16, rng: &t.dataRNG))
+            let before = try t.model.forward(batch, hard: true).predictions.map(\.pYes)
+            let w = t.model.params["controller.fc2.weight"]!
+            let master = try be.download(w.value)
+            try be.fill(w.half!, value: 0, offset: 0, count: w.count)
+            let after = try t.model.forward(batch, hard: true).predictions.map(\.pYes)
+            XCTAssertNotEqual(before, after, "\(be.description): the forward did not read the fp16 weights")
+            XCTAssertEqual(try be.download(w.value), master)
+        }
+    }
+
     /// N steps with and without amp from one seed: losses agree within 1% per step.
     func testAmpTrainingTracksFP32() throws {
         for be in backends() {
