@@ -15,6 +15,7 @@ struct TrainBench: ParsableCommand {
     @Option(name: .customLong("d_model")) var dModel: Int?
     @Option(help: "Timed steps per device (after 2 warm-up steps).") var steps = 10
     @Option(help: "CPU threads.") var threads: Int?
+    @Option(help: "Comma-separated precisions to compare on each device: fp32, amp.") var precisions = "fp32"
 
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
@@ -27,25 +28,32 @@ struct TrainBench: ParsableCommand {
         try o.validate()
         print("config: \(preset) preset, d_model \(o.dModel), batch \(o.batchSize), \(o.layers) layers, "
               + "\(o.heads) heads; median of \(steps) steps after 2 warm-up steps\n")
-        print("| device | median step (ms) | examples/s |")
-        print("|---|---:|---:|")
+        let modes = precisions.split(separator: ",").map(String.init)
+        for mode in modes where mode != "fp32" && mode != "amp" {
+            throw ValidationError("--precisions takes fp32 and/or amp, got \(mode)")
+        }
+        print("| device | precision | median step (ms) | examples/s |")
+        print("|---|---|---:|---:|")
         for name in devices.split(separator: ",").map(String.init) {
             let (backend, notice) = try selectBackend(name, threads: threads)
             if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
-            let trainer = try Trainer(options: o, backend: backend)
-            trainer.log = { _ in }
-            for _ in 0..<2 { try trainer.trainStep(readback: false) }
-            try backend.synchronize()
-            var times: [Double] = []
-            for _ in 0..<steps {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                try trainer.trainStep(readback: false)
+            for mode in modes {
+                o.amp = mode == "amp"
+                let trainer = try Trainer(options: o, backend: backend)
+                trainer.log = { _ in }
+                for _ in 0..<2 { try trainer.trainStep(readback: false) }
                 try backend.synchronize()
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                var times: [Double] = []
+                for _ in 0..<steps {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    try trainer.trainStep(readback: false)
+                    try backend.synchronize()
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                }
+                let median = times.sorted()[times.count / 2]
+                print(String(format: "| %@ | %@ | %.1f | %.0f |", backend.description as NSString, mode as NSString, median,
+                             Double(o.batchSize) / (median / 1000)))
             }
-            let median = times.sorted()[times.count / 2]
-            print(String(format: "| %@ | %.1f | %.0f |", backend.description as NSString, median,
-                         Double(o.batchSize) / (median / 1000)))
         }
     }
 }
