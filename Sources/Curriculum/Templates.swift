@@ -27,7 +27,6 @@ public enum Templates {
             "Are {a} and {b} the same kind of number, even or odd?",
             "Do {b} and {a} have the same parity?",
             "Is {a} odd exactly when {b} is odd?",
-            "Are the parities of {b} and {a} the same?",
             "Is the parity of {a} the same as the parity of {b}?",
             "Are {b} and {a} both odd or both even?",
         ]
@@ -62,6 +61,7 @@ public enum Templates {
             "Do you get {b} if you add two to {a}?",
             "Is {a} two before {b} when counting?",
             "Is {b} the number two after {a}?",
+            "Is {a} equal to {b} minus two?",
             "Is {b} equal to {a} plus two?",
             "Is {a} two less than {b}?",
         ]

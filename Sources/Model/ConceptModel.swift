@@ -237,7 +237,7 @@ public final class ConceptModel {
             try be.upload(batch.tokens.map { digits.contains($0) ? cfg.digitTokenIds[0] : $0 }, to: ids)
             try be.upload(batch.places.map { $0 > 0 ? Int32(1) : Int32(0) }, to: placeIds)
         }
-        try be.upload(Self.wordPositions(batch), to: posIds)
+        try be.upload(cfg.positions == .words ? Self.wordPositions(batch) : Self.segmentPositions(batch), to: posIds)
         try be.upload(batch.slots.map { min(max($0, 0), Int32(cfg.slots + 1)) }, to: slotIds)
         try be.upload(batch.lengths.map { min(max($0, 1), Int32(T)) }, to: lengths)
         try be.upload((0..<B).map { Int32($0 * T) }, to: clsIds)
@@ -385,6 +385,21 @@ public final class ConceptModel {
                 let continuesNumber = t > 0 && batch.slots[i] > 0 && batch.slots[i] == batch.slots[i - 1]
                 if !continuesNumber { pos += 1 }
                 out[i] = pos
+            }
+        }
+        return out
+    }
+
+    /// Position ids by `PositionScheme.segments`: the count of numbers started at or before each
+    /// token ([CLS] and the words before the first number are 0).
+    static func segmentPositions(_ batch: ModelBatch) -> [Int32] {
+        var out = [Int32](repeating: 0, count: batch.size * batch.seq)
+        for b in 0..<batch.size {
+            var seen: Int32 = 0
+            for t in 0..<batch.seq {
+                let i = b * batch.seq + t
+                if batch.slots[i] > 0 && (t == 0 || batch.slots[i] != batch.slots[i - 1]) { seen += 1 }
+                out[i] = seen
             }
         }
         return out

@@ -23,6 +23,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// depend on the numbers themselves, so held-out and out-of-range numbers read like trained
     /// ones. The digit values go only to the typed reasoner, which computes on them exactly.
     public var encoderSeesDigitValues = false
+    /// How tokens get their position ids (see `PositionScheme`).
+    public var positions: PositionScheme = .words
     /// Initial logit bias of the identity op at step 1 (the Occam prior).
     public var identityPrior: Float = 2
     /// Commitment weight inside the VQ loss.
@@ -49,6 +51,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// then the decoder's learned yes/no and digit terms.
     var outputWidth: Int { 2 * slots + UnaryOp.allCases.count + Relation.allCases.count + 1 + 2 + places * 10 }
     var codeVectorWidth: Int { (vqHeads + 1) * codeDim }
+}
+
+/// Position ids of the encoder's input tokens.
+public enum PositionScheme: String, Codable, CaseIterable, Sendable {
+    /// The index of the word in the sentence (a number counts as one word).
+    case words
+    /// How many numbers the sentence has named up to this token: the words before the first
+    /// number share one id, the words after it the next, and so on. Word order within a stretch
+    /// between numbers is not encoded, so "both odd or both even" reads like "both even or both
+    /// odd", while which number a phrase follows ("{a} plus two" vs "{b} plus two") still is.
+    case segments
 }
 
 public enum ModelError: Error, CustomStringConvertible, Equatable {

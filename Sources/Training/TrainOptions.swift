@@ -51,6 +51,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public func wordDropout(step: Int) -> Float {
         wordDropout * max(0, 1 - Float(step - 1) / Float(max(1, steps * 3 / 4)))
     }
+    /// Position ids of the encoder (`--positions words|segments`).
+    public var positions: PositionScheme = .words
     /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
     /// Docs/ARCHITECTURE.md for exactly what is half).
     public var amp = false
@@ -99,6 +101,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.vqHeads = vqHeads
         c.vqStages = vqStages
         c.controllerHidden = controllerHidden
+        c.positions = positions
         return c
     }
 

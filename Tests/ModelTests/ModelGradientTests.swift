@@ -111,3 +111,23 @@ final class ModelGradientTests: XCTestCase {
         XCTAssertNil(Digits(9999, places: 4)!.adding(1), "overflow past the places held must be nil")
     }
 }
+
+/// Position ids: a number counts as one word (`words`), or ids count the numbers named so far
+/// (`segments`), so word order between two numbers does not change them.
+final class PositionTests: XCTestCase {
+    /// [CLS] is 12 greater than 5 ? → slots per token.
+    func batch(_ slots: [Int32]) -> ModelBatch {
+        ModelBatch(size: 1, seq: slots.count, tokens: [Int32](repeating: 20, count: slots.count),
+                   places: slots.map { $0 > 0 ? 1 : 0 }, slots: slots, lengths: [Int32(slots.count)], targets: nil)
+    }
+
+    func testWordAndSegmentPositions() {
+        // [CLS] is 1 2 greater than 5 ?
+        let b = batch([0, 0, 1, 1, 0, 0, 2, 0])
+        XCTAssertEqual(ConceptModel.wordPositions(b), [0, 1, 2, 2, 3, 4, 5, 6])
+        XCTAssertEqual(ConceptModel.segmentPositions(b), [0, 0, 1, 1, 1, 1, 2, 2])
+        // Two numbers back to back still start two segments; a question with none is all 0.
+        XCTAssertEqual(ConceptModel.segmentPositions(batch([0, 1, 2, 2, 0])), [0, 1, 2, 2, 2])
+        XCTAssertEqual(ConceptModel.segmentPositions(batch([0, 0, 0])), [0, 0, 0])
+    }
+}
