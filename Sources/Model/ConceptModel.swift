@@ -66,6 +66,8 @@ public final class ConceptModel {
     let headBooks: [Parameter]
     let stageBooks: [Parameter]
     let ctrl1: Linear, ctrl2: Linear
+    /// Query projections of the content pointers (`contentPointers`): controller hidden -> [D].
+    let pointerQueries: [Linear]
     let gain: Parameter
 
     /// Set false to cut the typed ops out of the decoder (the ablation).
@@ -129,6 +131,14 @@ public final class ConceptModel {
         var bias = try backend.download(ctrl2.b.value)
         bias[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
         try backend.upload(bias, to: ctrl2.b.value)
+        var queries: [Linear] = []
+        if config.contentPointers {
+            for operand in ["a", "b"] {
+                queries.append(try Linear(params, "controller.pointer_\(operand).query", config.controllerHidden, D,
+                                          std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng))
+            }
+        }
+        pointerQueries = queries
         gain = try params.make("decoder.gain", [1], .ones, decays: false, rng: &rng)
         let books = config.vqHeads + config.vqStages
         pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
@@ -312,6 +322,10 @@ public final class ConceptModel {
         try be.gemm(m: B, n: H, k: hinW, a: hin, b: ctrl1.w.read(), c: c1)
         try be.addBiasGelu(c1, bias: ctrl1.b.read(), hc, rows: B, cols: H)
         try ctrl2.forward(be, x: hc, y: out, rows: B)
+        if cfg.contentPointers {
+            try be.upload(Self.numberTokenRows(batch, slots: cfg.slots), to: try ws.get("ids.slottok", B * cfg.slots, .int32))
+            try pointerForward(B: B, T: T)
+        }
 
         // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.
         let spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
@@ -328,6 +342,83 @@ public final class ConceptModel {
         stats.count = B
         guard readback else { return (stats, []) }
         return try readResults(batch: batch, numbers: numbers, loss: loss, stats: stats)
+    }
+
+    // MARK: content pointers
+
+    /// For each question and slot, the row of `xf` ([B*T, D]) holding the number's first digit;
+    /// the question's [CLS] row for an empty slot (its logit is masked by the reasoner anyway).
+    static func numberTokenRows(_ batch: ModelBatch, slots S: Int) -> [Int32] {
+        var out = [Int32](repeating: 0, count: batch.size * S)
+        for b in 0..<batch.size {
+            for k in 0..<S { out[b * S + k] = Int32(b * batch.seq) }
+            var seen = [Bool](repeating: false, count: S)
+            for t in 0..<batch.seq {
+                let slot = Int(batch.slots[b * batch.seq + t])
+                guard slot >= 1, slot <= S, !seen[slot - 1] else { continue }
+                seen[slot - 1] = true
+                out[b * S + slot - 1] = Int32(b * batch.seq + t)
+            }
+        }
+        return out
+    }
+
+    /// Pointer logits by attention: hs: [B, S, D] = xf rows of the numbers; for operand o in
+    /// (A, B), q_o = query_o(hc): [B, D] and logits[b, s] = q_o[b] . hs[b, s] / sqrt(D), written
+    /// over the controller's pointer columns of out: [B, outW].
+    private func pointerForward(B: Int, T: Int) throws {
+        let cfg = config, be = backend, D = cfg.dModel, S = cfg.slots, outW = cfg.outputWidth
+        let scale = 1 / Float(D).squareRoot()
+        let hs = try ws.get("ptr.hs", B * S * D), logits = try ws.get("ptr.logits", B * S)
+        try be.embeddingGather(table: try ws.get("xf", B * T * D), ids: try ws.get("ids.slottok", B * S, .int32),
+                               out: hs, count: B * S, dim: D)
+        let hc = try ws.get("ctrl.h", B * cfg.controllerHidden), out = try ws.get("ctrl.out", B * outW)
+        for (o, query) in pointerQueries.enumerated() {
+            let q = try ws.get("ptr.q\(o)", B * D)
+            try query.forward(be, x: hc, y: q, rows: B)
+            // Per question: [1, D] x [S, D]^T -> [1, S].
+            try be.gemmStridedBatched(transA: false, transB: true, m: 1, n: S, k: D, alpha: scale,
+                                      a: q, aOffset: 0, lda: D, strideA: D, b: hs, bOffset: 0, ldb: D, strideB: S * D,
+                                      beta: 0, c: logits, cOffset: 0, ldc: S, strideC: S, batch: B)
+            try be.copy2D(logits, srcOffset: 0, srcStride: S, to: out, dstOffset: o * S, dstStride: outW, rows: B, cols: S)
+        }
+    }
+
+    /// First half of the pointers' backward: moves the pointer columns' gradient out of dOut
+    /// into ptr.dlogits{o} and zeroes those columns, because the controller's own pointer
+    /// outputs were overwritten and get no gradient. Runs before the controller's backward.
+    private func takePointerGradients(B: Int, dOut: any DeviceBuffer) throws {
+        let S = config.slots, outW = config.outputWidth, be = backend
+        let zeros = try ws.get("ptr.zeros", B * S)
+        try be.fill(zeros, value: 0, offset: 0, count: B * S)
+        for o in pointerQueries.indices {
+            let dl = try ws.get("ptr.dlogits\(o)", B * S)
+            try be.copy2D(dOut, srcOffset: o * S, srcStride: outW, to: dl, dstOffset: 0, dstStride: S, rows: B, cols: S)
+            try be.copy2D(zeros, srcOffset: 0, srcStride: S, to: dOut, dstOffset: o * S, dstStride: outW, rows: B, cols: S)
+        }
+    }
+
+    /// Second half: accumulates into dh: [B, H] (the controller hidden's gradient, after the
+    /// controller's backward wrote it) and into dxf: [B*T, D] at the numbers' rows.
+    private func pointerBackward(B: Int, dh: any DeviceBuffer, dxf: any DeviceBuffer) throws {
+        let cfg = config, be = backend, D = cfg.dModel, S = cfg.slots
+        let scale = 1 / Float(D).squareRoot()
+        let hs = try ws.get("ptr.hs", B * S * D), dhs = try ws.get("ptr.dhs", B * S * D)
+        let hc = try ws.get("ctrl.h", B * cfg.controllerHidden), dq = try ws.get("ptr.dq", B * D)
+        for (o, query) in pointerQueries.enumerated() {
+            let q = try ws.get("ptr.q\(o)", B * D), dl = try ws.get("ptr.dlogits\(o)", B * S)
+            // dq[b] = scale * dl[b] [1, S] x hs[b] [S, D]
+            try be.gemmStridedBatched(transA: false, transB: false, m: 1, n: D, k: S, alpha: scale,
+                                      a: dl, aOffset: 0, lda: S, strideA: S, b: hs, bOffset: 0, ldb: D, strideB: S * D,
+                                      beta: 0, c: dq, cOffset: 0, ldc: D, strideC: D, batch: B)
+            // dhs[b] (+)= scale * dl[b]^T [S, 1] x q[b] [1, D]
+            try be.gemmStridedBatched(transA: true, transB: false, m: S, n: D, k: 1, alpha: scale,
+                                      a: dl, aOffset: 0, lda: S, strideA: S, b: q, bOffset: 0, ldb: D, strideB: D,
+                                      beta: o == 0 ? 0 : 1, c: dhs, cOffset: 0, ldc: D, strideC: S * D, batch: B)
+            try query.backward(be, x: hc, dY: dq, dX: dh, rows: B, accumulateDX: true)
+        }
+        try be.embeddingScatterAdd(dOut: dhs, ids: try ws.get("ids.slottok", B * S, .int32), dTable: dxf,
+                                   count: B * S, dim: D)
     }
 
     /// Brings loss parts, accuracy and predictions of the last forward back to the host.
@@ -427,7 +518,12 @@ public final class ConceptModel {
         let hin = try ws.get("ctrl.in", B * hinW), dOut = try ws.get("ctrl.dout", B * outW)
         let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
         let dh = try ws.get("ctrl.dh", B * H), dHin = try ws.get("ctrl.dhin", B * hinW)
+        // The content pointers read xf, so its gradient starts here (zeroed before anything adds).
+        let dxf = try ws.get("xf.grad", N * D)
+        try be.fill(dxf, value: 0, offset: 0, count: N * D)
+        if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }
         try ctrl2.backward(be, x: hc, dY: dOut, dX: dh, rows: B)
+        if cfg.contentPointers { try pointerBackward(B: B, dh: dh, dxf: dxf) }
         try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
         try ctrl1.backward(be, x: hin, dY: dh, dX: dHin, rows: B)
 
@@ -492,8 +588,6 @@ public final class ConceptModel {
 
         // Summary -> final LayerNorm -> encoder layers -> embeddings.
         let clsIds = try ws.get("ids.cls", B, .int32)
-        let dxf = try ws.get("xf.grad", N * D)
-        try be.fill(dxf, value: 0, offset: 0, count: N * D)
         try be.embeddingScatterAdd(dOut: ds, ids: clsIds, dTable: dxf, count: B, dim: D)
         let mF = try ws.get("lnf.m", N), rF = try ws.get("lnf.r", N)
         let dx = try ws.get("x.grad", N * D)

@@ -23,6 +23,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// depend on the numbers themselves, so held-out and out-of-range numbers read like trained
     /// ones. The digit values go only to the typed reasoner, which computes on them exactly.
     public var encoderSeesDigitValues = false
+    /// Pointer logits for operands A and B come from attention over the numbers' encodings (a
+    /// query from the controller against the encoder output at each number's first digit)
+    /// instead of from fixed per-slot outputs of the controller: a number is picked by what the
+    /// sentence says around it ("the successor of 45"), not by whether it is named first.
+    public var contentPointers = false
     /// How tokens get their position ids (see `PositionScheme`).
     public var positions: PositionScheme = .words
     /// Initial logit bias of the identity op at step 1 (the Occam prior).

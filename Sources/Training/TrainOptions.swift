@@ -51,6 +51,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public func wordDropout(step: Int) -> Float {
         wordDropout * max(0, 1 - Float(step - 1) / Float(max(1, steps * 3 / 4)))
     }
+    /// Pointers by attention over the numbers' encodings (`--pointers content`) or per-slot
+    /// controller outputs (`--pointers slots`).
+    public var contentPointers = false
     /// Position ids of the encoder (`--positions words|segments`).
     public var positions: PositionScheme = .words
     /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
@@ -102,6 +105,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.vqStages = vqStages
         c.controllerHidden = controllerHidden
         c.positions = positions
+        c.contentPointers = contentPointers
         return c
     }
 

@@ -64,6 +64,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
     @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
     @Option(help: "Encoder position ids: words (index of the word) or segments (how many numbers came before).") var positions: String?
+    @Option(help: "How the controller picks operands: slots (per-slot outputs) or content (attention over the numbers' encodings).") var pointers: String?
     @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
@@ -104,6 +105,12 @@ struct TrainCommand: ParsableCommand {
         if let clip { o.clipNorm = clip }
         if let lambdaEntropy { o.lambdaEntropy = lambdaEntropy }
         if let wordDropout { o.wordDropout = wordDropout }
+        if let pointers {
+            guard pointers == "slots" || pointers == "content" else {
+                throw ValidationError("--pointers \(pointers) is not a pointer kind; expected slots or content")
+            }
+            o.contentPointers = pointers == "content"
+        }
         if let positions {
             guard let scheme = PositionScheme(rawValue: positions) else {
                 throw ValidationError("--positions \(positions) is not a position scheme; expected words or segments")

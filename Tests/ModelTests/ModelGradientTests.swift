@@ -32,12 +32,19 @@ final class ModelGradientTests: XCTestCase {
         return ModelBatch(size: size, seq: seq, tokens: tokens, places: places, slots: slots, lengths: lengths, targets: targets)
     }
 
-    func testWholeModelGradients() throws {
+    func testWholeModelGradients() throws { try checkWholeModelGradients(contentPointers: false) }
+
+    /// The same with pointers by attention over the numbers' encodings: their query projections
+    /// get gradients, and so does the encoder through the numbers' rows.
+    func testWholeModelGradientsWithContentPointers() throws { try checkWholeModelGradients(contentPointers: true) }
+
+    func checkWholeModelGradients(contentPointers: Bool) throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var rng = ModelRNG(seed: seed)
         var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
         cfg.maxLen = 16; cfg.dModel = 16; cfg.heads = 2; cfg.layers = 2; cfg.codes = 4; cfg.codeDim = 4
         cfg.controllerHidden = 12
+        cfg.contentPointers = contentPointers
         let be = CPUBackend(threads: 1)
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
@@ -82,6 +89,12 @@ final class ModelGradientTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(checked, model.params.all.count * 2 / 3, "too few tensors checked (seed \(seed))")
+        if contentPointers {
+            // The query projections exist and got a gradient (so they were checked, not skipped).
+            let queries = model.params.all.filter { $0.name.contains("pointer_") }
+            XCTAssertEqual(queries.count, 4)
+            for p in queries { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
+        }
     }
 
     func testTypedOpsAreExactOnDigits() {
