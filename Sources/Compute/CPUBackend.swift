@@ -402,14 +402,14 @@ public final class CPUBackend: Backend {
         let S = try cpu(src, .float32, "src"), D = try cpu(dst, .float16, "dst")
         try need(S, count, "src"); try need(D, count, "dst")
         let sp = S.floats, dp = D.halves
-        parallelFor(count, grain: 32768) { r in for i in r { dp[i] = Float16(sp[i]).bitPattern } }
+        parallelFor(count, grain: 32768) { r in for i in r { dp[i] = halfBits(sp[i]) } }
     }
 
     public func fromHalf(_ src: any DeviceBuffer, _ dst: any DeviceBuffer, count: Int) throws {
         let S = try cpu(src, .float16, "src"), D = try cpu(dst, .float32, "dst")
         try need(S, count, "src"); try need(D, count, "dst")
         let sp = S.halves, dp = D.floats
-        parallelFor(count, grain: 32768) { r in for i in r { dp[i] = Float(Float16(bitPattern: sp[i])) } }
+        parallelFor(count, grain: 32768) { r in for i in r { dp[i] = floatFromHalfBits(sp[i]) } }
     }
 
     public func accumulateHalf(_ src: any DeviceBuffer, into dst: any DeviceBuffer, count: Int) throws {
@@ -417,7 +417,7 @@ public final class CPUBackend: Backend {
         try need(S, count, "src"); try need(D, count, "dst")
         let sp = S.floats, dp = D.halves
         parallelFor(count, grain: 32768) { r in
-            for i in r { dp[i] = Float16(Float(Float16(bitPattern: dp[i])) + sp[i]).bitPattern }
+            for i in r { dp[i] = halfBits(floatFromHalfBits(dp[i]) + sp[i]) }
         }
     }
 }
