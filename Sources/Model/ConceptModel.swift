@@ -68,6 +68,11 @@ public final class ConceptModel {
     let ctrl1: Linear, ctrl2: Linear
     /// Query projections of the content pointers (`contentPointers`): controller hidden -> [D].
     let pointerQueries: [Linear]
+    /// `OpReader.words`: the word-bag table and its LayerNorm, and the pointers' own controller
+    /// (summary -> hidden -> the 2 * slots pointer logits).
+    let bowEmb: Parameter?
+    let bowLN: LayerNormLayer?
+    let ptr1: Linear?, ptr2: Linear?
     let gain: Parameter
 
     /// Set false to cut the typed ops out of the decoder (the ablation).
@@ -130,6 +135,7 @@ public final class ConceptModel {
         // errs on the rare |a - b| = 1 questions and is hard to leave once the softmax saturates.
         var bias = try backend.download(ctrl2.b.value)
         bias[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
+        bias[2 * config.slots + UnaryOp.subtract2.rawValue] = config.subtract2Prior
         try backend.upload(bias, to: ctrl2.b.value)
         var queries: [Linear] = []
         if config.contentPointers {
@@ -140,6 +146,20 @@ public final class ConceptModel {
         }
         pointerQueries = queries
         gain = try params.make("decoder.gain", [1], .ones, decays: false, rng: &rng)
+        // Made last, so a summary-reader model draws the same initial weights as before.
+        if config.opReader == .words {
+            bowEmb = try params.make("words.tokens", [config.vocabSize, D], .normal(std: 0.02), decays: true, rng: &rng)
+            bowLN = try LayerNormLayer(params, "words.ln", D, rng: &rng)
+        } else {
+            bowEmb = nil; bowLN = nil
+        }
+        if config.summaryPointers {
+            ptr1 = try Linear(params, "pointers.fc1", D, config.controllerHidden, std: 1 / Double(D).squareRoot(), rng: &rng)
+            ptr2 = try Linear(params, "pointers.fc2", config.controllerHidden, 2 * config.slots,
+                              std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng)
+        } else {
+            ptr1 = nil; ptr2 = nil
+        }
         let books = config.vqHeads + config.vqStages
         pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
         committedUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
@@ -275,12 +295,14 @@ public final class ConceptModel {
         // Summary s: [B, D] is the state at position 0 (the CLS token).
         let s = try ws.get("summary", B * D)
         try be.embeddingGather(table: xf, ids: clsIds, out: s, count: B, dim: D)
+        // What the VQ heads and the op controller read: the summary, or the bag of words u: [B, D].
+        let reader = cfg.opReader == .words ? try wordsForward(batch, ids: ids) : s
 
         // Controller input hin: [B, D + (P+1) Dc] = [s; q_1..q_P; q_R], assembled in place.
         let Dc = cfg.codeDim, K = cfg.codes
         let hinW = D + cfg.codeVectorWidth
         let hin = try ws.get("ctrl.in", B * hinW)
-        try be.copy2D(s, srcOffset: 0, srcStride: D, to: hin, dstOffset: 0, dstStride: hinW, rows: B, cols: D)
+        try be.copy2D(reader, srcOffset: 0, srcStride: D, to: hin, dstOffset: 0, dstStride: hinW, rows: B, cols: D)
         let training = batch.targets != nil
         let ones = try ws.get("vq.ones", B)
         if training { try be.fill(ones, value: 1, offset: 0, count: B) }
@@ -288,7 +310,7 @@ public final class ConceptModel {
         for (p, proj) in vqProj.enumerated() {
             let z = try ws.get("vq.z\(p)", B * Dc), e = try ws.get("vq.e\(p)", B * Dc)
             let idx = try ws.get("vq.idx\(p)", B, .int32), dist = try ws.get("vq.dist\(p)", B)
-            try proj.forward(be, x: s, y: z, rows: B)
+            try proj.forward(be, x: reader, y: z, rows: B)
             try be.vqNearest(x: z, codebook: headBooks[p].read(), indices: idx, distances: dist, rows: B, codes: K, dim: Dc)
             try be.embeddingGather(table: headBooks[p].read(), ids: idx, out: e, count: B, dim: Dc)
             try be.copy2D(e, srcOffset: 0, srcStride: Dc, to: hin, dstOffset: D + p * Dc, dstStride: hinW, rows: B, cols: Dc)
@@ -297,7 +319,7 @@ public final class ConceptModel {
         // Residual stages: r_0 = res(s), e_s = nearest(r_s), r_{s+1} = r_s - e_s, q_R = sum e_s.
         let qR = try ws.get("vq.qR", B * Dc)
         try be.fill(qR, value: 0, offset: 0, count: B * Dc)
-        try resProj.forward(be, x: s, y: try ws.get("vq.r0", B * Dc), rows: B)
+        try resProj.forward(be, x: reader, y: try ws.get("vq.r0", B * Dc), rows: B)
         for st in 0..<cfg.vqStages {
             let r = try ws.get("vq.r\(st)", B * Dc), e = try ws.get("vq.es\(st)", B * Dc)
             let idx = try ws.get("vq.sidx\(st)", B, .int32), dist = try ws.get("vq.sdist\(st)", B)
@@ -326,6 +348,7 @@ public final class ConceptModel {
             try be.upload(Self.numberTokenRows(batch, slots: cfg.slots), to: try ws.get("ids.slottok", B * cfg.slots, .int32))
             try pointerForward(B: B, T: T)
         }
+        if cfg.summaryPointers { try summaryPointersForward(B: B) }
 
         // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.
         let spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
@@ -342,6 +365,81 @@ public final class ConceptModel {
         stats.count = B
         guard readback else { return (stats, []) }
         return try readResults(batch: batch, numbers: numbers, loss: loss, stats: stats)
+    }
+
+    // MARK: word-bag reader (OpReader.words)
+
+    /// Per question, 1/n on each of its n word tokens ([CLS], digits and padding get 0): [B, T].
+    static func wordWeights(_ batch: ModelBatch) -> [Float] {
+        var out = [Float](repeating: 0, count: batch.size * batch.seq)
+        for b in 0..<batch.size {
+            let len = min(batch.seq, Int(batch.lengths[b]))
+            let words = (1..<max(1, len)).filter { batch.slots[b * batch.seq + $0] == 0 }
+            for t in words { out[b * batch.seq + t] = 1 / Float(words.count) }
+        }
+        return out
+    }
+
+    /// u = LN(sum_t w[b, t] * words[token[b, t]]): [B, D], the order-free reading of a question.
+    private func wordsForward(_ batch: ModelBatch, ids: any DeviceBuffer) throws -> any DeviceBuffer {
+        let be = backend, B = batch.size, T = batch.seq, D = config.dModel
+        guard let bowEmb, let bowLN else { throw ModelError.invalidConfig("word reader weights missing") }
+        let w = try ws.get("words.w", B * T), e = try ws.get("words.e", B * T * D)
+        let mean = try ws.get("words.mean", B * D), u = try ws.get("words.u", B * D)
+        try be.upload(Self.wordWeights(batch), to: w)
+        try be.embeddingGather(table: bowEmb.read(), ids: ids, out: e, count: B * T, dim: D)
+        // Per question: [1, T] x [T, D] -> [1, D].
+        try be.gemmStridedBatched(transA: false, transB: false, m: 1, n: D, k: T, alpha: 1,
+                                  a: w, aOffset: 0, lda: T, strideA: T, b: e, bOffset: 0, ldb: D, strideB: T * D,
+                                  beta: 0, c: mean, cOffset: 0, ldc: D, strideC: D, batch: B)
+        try bowLN.forward(be, x: mean, y: u, mean: try ws.get("words.m", B), rstd: try ws.get("words.r", B), rows: B)
+        return u
+    }
+
+    /// du: [B, D] -> the word table's gradient, through the LayerNorm and the weighted mean.
+    private func wordsBackward(B: Int, T: Int, du: any DeviceBuffer) throws {
+        let be = backend, D = config.dModel
+        guard let bowEmb, let bowLN else { throw ModelError.invalidConfig("word reader weights missing") }
+        let w = try ws.get("words.w", B * T), de = try ws.get("words.e.grad", B * T * D)
+        let dmean = try ws.get("words.mean.grad", B * D)
+        try bowLN.backward(be, x: try ws.get("words.mean", B * D), mean: try ws.get("words.m", B),
+                           rstd: try ws.get("words.r", B), dY: du, dX: dmean, rows: B)
+        // de[b] = w[b]^T [T, 1] x dmean[b] [1, D]
+        try be.gemmStridedBatched(transA: true, transB: false, m: T, n: D, k: 1, alpha: 1,
+                                  a: w, aOffset: 0, lda: T, strideA: T, b: dmean, bOffset: 0, ldb: D, strideB: D,
+                                  beta: 0, c: de, cOffset: 0, ldc: D, strideC: T * D, batch: B)
+        try params.accumulatingGrads([bowEmb]) { g in
+            try be.embeddingScatterAdd(dOut: de, ids: try ws.get("ids.tokens", B * T, .int32), dTable: g[0],
+                                       count: B * T, dim: D)
+        }
+    }
+
+    /// Pointer logits from the summary: fc2(gelu(fc1(s))): [B, 2 * slots], written over the
+    /// controller's pointer columns of out: [B, outW].
+    private func summaryPointersForward(B: Int) throws {
+        guard let ptr1, let ptr2 else { throw ModelError.invalidConfig("pointer controller weights missing") }
+        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = 2 * config.slots
+        let c1 = try ws.get("ptr.c1", B * H), h = try ws.get("ptr.h", B * H), logits = try ws.get("ptr.out", B * S2)
+        try be.gemm(m: B, n: H, k: D, a: try ws.get("summary", B * D), b: ptr1.w.read(), c: c1)
+        try be.addBiasGelu(c1, bias: ptr1.b.read(), h, rows: B, cols: H)
+        try ptr2.forward(be, x: h, y: logits, rows: B)
+        try be.copy2D(logits, srcOffset: 0, srcStride: S2, to: try ws.get("ctrl.out", B * config.outputWidth),
+                      dstOffset: 0, dstStride: config.outputWidth, rows: B, cols: S2)
+    }
+
+    /// Moves the pointer columns' gradient out of dOut (zeroing them there, as the op controller's
+    /// own pointer outputs were overwritten) and back through the pointer controller into ds: [B, D].
+    private func summaryPointersBackward(B: Int, dOut: any DeviceBuffer, ds: any DeviceBuffer) throws {
+        guard let ptr1, let ptr2 else { throw ModelError.invalidConfig("pointer controller weights missing") }
+        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = 2 * config.slots, outW = config.outputWidth
+        let dl = try ws.get("ptr.dout", B * S2), zeros = try ws.get("ptr.zeros", B * S2)
+        try be.copy2D(dOut, srcOffset: 0, srcStride: outW, to: dl, dstOffset: 0, dstStride: S2, rows: B, cols: S2)
+        try be.fill(zeros, value: 0, offset: 0, count: B * S2)
+        try be.copy2D(zeros, srcOffset: 0, srcStride: S2, to: dOut, dstOffset: 0, dstStride: outW, rows: B, cols: S2)
+        let c1 = try ws.get("ptr.c1", B * H), h = try ws.get("ptr.h", B * H), dh = try ws.get("ptr.dh", B * H)
+        try ptr2.backward(be, x: h, dY: dl, dX: dh, rows: B)
+        try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
+        try ptr1.backward(be, x: try ws.get("summary", B * D), dY: dh, dX: ds, rows: B)
     }
 
     // MARK: content pointers
@@ -522,14 +620,25 @@ public final class ConceptModel {
         let dxf = try ws.get("xf.grad", N * D)
         try be.fill(dxf, value: 0, offset: 0, count: N * D)
         if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }
+        let words = cfg.opReader == .words
+        let s = try ws.get("summary", B * D), ds = try ws.get("summary.grad", B * D)
+        if cfg.summaryPointers {
+            try summaryPointersBackward(B: B, dOut: dOut, ds: ds)
+        } else if words {
+            // Word bag plus content pointers: nothing reads the summary.
+            try be.fill(ds, value: 0, offset: 0, count: B * D)
+        }
         try ctrl2.backward(be, x: hc, dY: dOut, dX: dh, rows: B)
         if cfg.contentPointers { try pointerBackward(B: B, dh: dh, dxf: dxf) }
         try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
         try ctrl1.backward(be, x: hin, dY: dh, dX: dHin, rows: B)
 
-        // ds: [B, D] from the controller input, then from every VQ projection.
-        let s = try ws.get("summary", B * D), ds = try ws.get("summary.grad", B * D)
-        try be.copy2D(dHin, srcOffset: 0, srcStride: hinW, to: ds, dstOffset: 0, dstStride: D, rows: B, cols: D)
+        // The reader's gradient: [B, D] from the controller input, then from every VQ projection.
+        // It is ds itself for the summary reader; the word bag's du otherwise (ds then came from
+        // the pointer controller alone).
+        let reader = words ? try ws.get("words.u", B * D) : s
+        let dReader = words ? try ws.get("words.u.grad", B * D) : ds
+        try be.copy2D(dHin, srcOffset: 0, srcStride: hinW, to: dReader, dstOffset: 0, dstStride: D, rows: B, cols: D)
         // VQ loss lambda * (|sg(z) - e|^2 + beta |z - sg(e)|^2) / Dc, mean over the batch. Training
         // routes the gradient at a code to z (straight-through); exactGradients gives the true one.
         let straightThrough = !exactGradients
@@ -549,7 +658,7 @@ public final class ConceptModel {
                 try be.fill(dq, value: 0, offset: 0, count: B * Dc)
             }
             try be.axpy(alpha: encW, x: diff, y: dq, count: B * Dc)               // dz
-            try vqProj[p].backward(be, x: s, dY: dq, dX: ds, rows: B, accumulateDX: true)
+            try vqProj[p].backward(be, x: reader, dY: dq, dX: dReader, rows: B, accumulateDX: true)
             try be.scale(diff, by: -bookW, count: B * Dc)
             try params.accumulatingGrads([headBooks[p]]) { g in
                 try be.embeddingScatterAdd(dOut: diff, ids: idx, dTable: g[0], count: B, dim: Dc)
@@ -584,7 +693,8 @@ public final class ConceptModel {
                 try be.embeddingScatterAdd(dOut: dq, ids: idx, dTable: g[0], count: B, dim: Dc)
             }
         }
-        try resProj.backward(be, x: s, dY: dr0, dX: ds, rows: B, accumulateDX: true)
+        try resProj.backward(be, x: reader, dY: dr0, dX: dReader, rows: B, accumulateDX: true)
+        if words { try wordsBackward(B: B, T: T, du: dReader) }
 
         // Summary -> final LayerNorm -> encoder layers -> embeddings.
         let clsIds = try ws.get("ids.cls", B, .int32)
@@ -640,7 +750,7 @@ public final class ConceptModel {
         guard usage.count == headBooks.count + stageBooks.count else { return 0 }
         _ = try forward(batch, hard: true)
         let B = batch.size, Dc = config.codeDim, D = config.dModel
-        let s = try ws.get("summary", B * D), zBuf = try ws.get("vq.z0", B * Dc)
+        let s = try ws.get(config.opReader == .words ? "words.u" : "summary", B * D), zBuf = try ws.get("vq.z0", B * Dc)
         var restarted = 0
         for (p, book) in (headBooks + stageBooks).enumerated() {
             let dead = usage[p].indices.filter { usage[p][$0] == 0 }

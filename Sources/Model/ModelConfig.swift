@@ -30,8 +30,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var contentPointers = false
     /// How tokens get their position ids (see `PositionScheme`).
     public var positions: PositionScheme = .words
+    /// What the op controller and the VQ heads read (see `OpReader`).
+    public var opReader: OpReader = .summary
     /// Initial logit bias of the identity op at step 1 (the Occam prior).
     public var identityPrior: Float = 2
+    /// Initial logit bias of subtract_2 at step 1. No Grade 1 concept needs it (add_2 on the other
+    /// operand says the same), and a free inverse lets the search learn "plus two" as
+    /// subtract_2 of the other number, whose operand no longer sits next to the words that name
+    /// the op; a negative prior keeps the forward op (`--subtract2_prior`).
+    public var subtract2Prior: Float = 0
     /// Commitment weight inside the VQ loss.
     public var vqBeta: Float = 0.25
 
@@ -55,6 +62,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Width of the controller's output row: pointers A and B, step-1 op, step-2 relation, STOP,
     /// then the decoder's learned yes/no and digit terms.
     var outputWidth: Int { 2 * slots + UnaryOp.allCases.count + Relation.allCases.count + 1 + 2 + places * 10 }
+    /// The word-bag reader takes its pointers from the summary through a controller of its own,
+    /// unless content pointers (queried by the op controller) pick them.
+    var summaryPointers: Bool { opReader == .words && !contentPointers }
     var codeVectorWidth: Int { (vqHeads + 1) * codeDim }
 }
 
@@ -67,6 +77,20 @@ public enum PositionScheme: String, Codable, CaseIterable, Sendable {
     /// between numbers is not encoded, so "both odd or both even" reads like "both even or both
     /// odd", while which number a phrase follows ("{a} plus two" vs "{b} plus two") still is.
     case segments
+}
+
+/// What the controller's op, relation, STOP and decoder outputs (and the VQ heads) read.
+public enum OpReader: String, Codable, CaseIterable, Sendable {
+    /// The encoder's summary: one state that mixes which words are used with where they stand.
+    case summary
+    /// An order-free bag of the question's words (the mean of a word-embedding table over its
+    /// word tokens, LayerNorm'd): which program a question asks for is then a function of the
+    /// words it uses, not of their arrangement, so a new arrangement of known words ("Is 7 equal
+    /// to 5 plus two?" where training said "Is 5 plus two equal to 7?") asks for the same
+    /// program. Word order still decides which number is which operand: the pointers alone read
+    /// the encoder's summary, through a controller of their own (or, with content pointers, an
+    /// attention from the op controller over the numbers' encodings).
+    case words
 }
 
 public enum ModelError: Error, CustomStringConvertible, Equatable {

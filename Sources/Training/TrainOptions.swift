@@ -56,6 +56,10 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var contentPointers = false
     /// Position ids of the encoder (`--positions words|segments`).
     public var positions: PositionScheme = .words
+    /// What the op controller and the VQ heads read (`--op_reader summary|words`).
+    public var opReader: OpReader = .summary
+    /// Initial logit bias of the subtract_2 op (`--subtract2_prior`).
+    public var subtract2Prior: Float = 0
     /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
     /// Docs/ARCHITECTURE.md for exactly what is half).
     public var amp = false
@@ -106,6 +110,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.controllerHidden = controllerHidden
         c.positions = positions
         c.contentPointers = contentPointers
+        c.opReader = opReader
+        c.subtract2Prior = subtract2Prior
         return c
     }
 

@@ -65,6 +65,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
     @Option(help: "Encoder position ids: words (index of the word) or segments (how many numbers came before).") var positions: String?
     @Option(help: "How the controller picks operands: slots (per-slot outputs) or content (attention over the numbers' encodings).") var pointers: String?
+    @Option(name: .customLong("op_reader"), help: "What picks the ops: summary (the encoder's summary) or words (an order-free bag of the question's words; pointers keep the summary).") var opReader: String?
+    @Option(name: .customLong("subtract2_prior"), help: "Initial logit bias of the subtract_2 op (negative keeps the search on add_2).") var subtract2Prior: Float?
     @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
@@ -110,6 +112,13 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("--pointers \(pointers) is not a pointer kind; expected slots or content")
             }
             o.contentPointers = pointers == "content"
+        }
+        if let subtract2Prior { o.subtract2Prior = subtract2Prior }
+        if let opReader {
+            guard let reader = OpReader(rawValue: opReader) else {
+                throw ValidationError("--op_reader \(opReader) is not an op reader; expected summary or words")
+            }
+            o.opReader = reader
         }
         if let positions {
             guard let scheme = PositionScheme(rawValue: positions) else {

@@ -38,13 +38,25 @@ final class ModelGradientTests: XCTestCase {
     /// get gradients, and so does the encoder through the numbers' rows.
     func testWholeModelGradientsWithContentPointers() throws { try checkWholeModelGradients(contentPointers: true) }
 
-    func checkWholeModelGradients(contentPointers: Bool) throws {
+    /// The same with the word-bag op reader: the word table, its LayerNorm and the pointer
+    /// controller get gradients, the encoder only through the pointers.
+    func testWholeModelGradientsWithWordReader() throws {
+        try checkWholeModelGradients(contentPointers: false, opReader: .words)
+    }
+
+    /// Word bag with content pointers: the pointer queries read the word-bag controller.
+    func testWholeModelGradientsWithWordReaderAndContentPointers() throws {
+        try checkWholeModelGradients(contentPointers: true, opReader: .words)
+    }
+
+    func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary) throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var rng = ModelRNG(seed: seed)
         var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
         cfg.maxLen = 16; cfg.dModel = 16; cfg.heads = 2; cfg.layers = 2; cfg.codes = 4; cfg.codeDim = 4
         cfg.controllerHidden = 12
         cfg.contentPointers = contentPointers
+        cfg.opReader = opReader
         let be = CPUBackend(threads: 1)
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
@@ -94,6 +106,11 @@ final class ModelGradientTests: XCTestCase {
             let queries = model.params.all.filter { $0.name.contains("pointer_") }
             XCTAssertEqual(queries.count, 4)
             for p in queries { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
+        }
+        if opReader == .words {
+            let added = model.params.all.filter { $0.name.hasPrefix("words.") || $0.name.hasPrefix("pointers.") }
+            XCTAssertEqual(added.count, contentPointers ? 3 : 7)
+            for p in added { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
     }
 
