@@ -72,6 +72,8 @@ public final class ConceptModel {
     /// (summary -> hidden -> the 2 * slots pointer logits).
     let bowEmb: Parameter?
     let bowLN: LayerNormLayer?
+    /// `WordPooling.attention`: the query scoring each word, [D].
+    let bowQuery: Parameter?
     let ptr1: Linear?, ptr2: Linear?
     let gain: Parameter
 
@@ -153,6 +155,9 @@ public final class ConceptModel {
         } else {
             bowEmb = nil; bowLN = nil
         }
+        // Zero query: attention pooling starts as the plain mean.
+        bowQuery = config.opReader == .words && config.wordPooling == .attention
+            ? try params.make("words.query", [D], .zeros, decays: false, rng: &rng) : nil
         if config.summaryPointers {
             ptr1 = try Linear(params, "pointers.fc1", D, config.controllerHidden, std: 1 / Double(D).squareRoot(), rng: &rng)
             ptr2 = try Linear(params, "pointers.fc2", config.controllerHidden, 2 * config.slots,
@@ -278,7 +283,8 @@ public final class ConceptModel {
         // Embeddings: x0[b, t] = tok + pos + place + slot : [B, T, D]
         let x0 = try ws.get("x0", N * D), tmp = try ws.get("embed.tmp", N * D)
         try be.embeddingGather(table: tokEmb.read(), ids: ids, out: x0, count: N, dim: D)
-        for (table, tids) in [(posEmb, posIds), (placeEmb, placeIds), (slotEmb, slotIds)] {
+        let slotTable = cfg.encoderSeesSlots ? [(slotEmb, slotIds)] : []
+        for (table, tids) in [(posEmb, posIds), (placeEmb, placeIds)] + slotTable {
             try be.embeddingGather(table: table.read(), ids: tids, out: tmp, count: N, dim: D)
             try be.add(x0, tmp, x0, count: N * D)
         }
@@ -380,14 +386,30 @@ public final class ConceptModel {
         return out
     }
 
+    /// Additive attention mask: 0 on each word token, -30 on [CLS], digits and padding: [B, T].
+    static func wordMask(_ batch: ModelBatch) -> [Float] {
+        wordWeights(batch).map { $0 > 0 ? 0 : -30 }
+    }
+
     /// u = LN(sum_t w[b, t] * words[token[b, t]]): [B, D], the order-free reading of a question.
+    /// w is 1/n on the n word tokens (mean pooling), or with attention pooling
+    /// w[b] = softmax_t(words[token[b, t]] . query + mask[b, t]).
     private func wordsForward(_ batch: ModelBatch, ids: any DeviceBuffer) throws -> any DeviceBuffer {
         let be = backend, B = batch.size, T = batch.seq, D = config.dModel
         guard let bowEmb, let bowLN else { throw ModelError.invalidConfig("word reader weights missing") }
         let w = try ws.get("words.w", B * T), e = try ws.get("words.e", B * T * D)
         let mean = try ws.get("words.mean", B * D), u = try ws.get("words.u", B * D)
-        try be.upload(Self.wordWeights(batch), to: w)
         try be.embeddingGather(table: bowEmb.read(), ids: ids, out: e, count: B * T, dim: D)
+        if let bowQuery {
+            // scores: [B*T, 1] = e [B*T, D] x query [D, 1], masked, softmax over each question's T.
+            let scores = try ws.get("words.scores", B * T), mask = try ws.get("words.mask", B * T)
+            try be.upload(Self.wordMask(batch), to: mask)
+            try be.gemm(m: B * T, n: 1, k: D, a: e, b: bowQuery.read(), c: scores)
+            try be.add(scores, mask, scores, count: B * T)
+            try be.softmax(scores, w, rows: B, cols: T)
+        } else {
+            try be.upload(Self.wordWeights(batch), to: w)
+        }
         // Per question: [1, T] x [T, D] -> [1, D].
         try be.gemmStridedBatched(transA: false, transB: false, m: 1, n: D, k: T, alpha: 1,
                                   a: w, aOffset: 0, lda: T, strideA: T, b: e, bOffset: 0, ldb: D, strideB: T * D,
@@ -408,6 +430,20 @@ public final class ConceptModel {
         try be.gemmStridedBatched(transA: true, transB: false, m: T, n: D, k: 1, alpha: 1,
                                   a: w, aOffset: 0, lda: T, strideA: T, b: dmean, bOffset: 0, ldb: D, strideB: D,
                                   beta: 0, c: de, cOffset: 0, ldc: D, strideC: T * D, batch: B)
+        if let bowQuery {
+            let e = try ws.get("words.e", B * T * D), dw = try ws.get("words.w.grad", B * T)
+            let dscores = try ws.get("words.scores.grad", B * T)
+            // dw[b] = dmean[b] [1, D] x e[b]^T [D, T]; then back through the softmax.
+            try be.gemmStridedBatched(transA: false, transB: true, m: 1, n: T, k: D, alpha: 1,
+                                      a: dmean, aOffset: 0, lda: D, strideA: D, b: e, bOffset: 0, ldb: D, strideB: T * D,
+                                      beta: 0, c: dw, cOffset: 0, ldc: T, strideC: T, batch: B)
+            try be.softmaxBackward(y: w, dY: dw, dX: dscores, rows: B, cols: T)
+            // de += dscores [B*T, 1] x query [1, D]; dquery += e^T [D, B*T] x dscores [B*T, 1].
+            try be.gemm(m: B * T, n: D, k: 1, a: dscores, b: bowQuery.read(), beta: 1, c: de)
+            try params.accumulatingGrads([bowQuery]) { g in
+                try be.gemm(transA: true, m: D, n: 1, k: B * T, a: e, b: dscores, beta: 1, c: g[0])
+            }
+        }
         try params.accumulatingGrads([bowEmb]) { g in
             try be.embeddingScatterAdd(dOut: de, ids: try ws.get("ids.tokens", B * T, .int32), dTable: g[0],
                                        count: B * T, dim: D)
@@ -709,7 +745,7 @@ public final class ConceptModel {
         let ids = try ws.get("ids.tokens", N, .int32), posIds = try ws.get("ids.pos", N, .int32)
         let placeIds = try ws.get("ids.places", N, .int32), slotIds = try ws.get("ids.slots", N, .int32)
         try params.accumulatingGrads([tokEmb, posEmb, placeEmb, slotEmb]) { g in
-            for (i, tableIds) in [ids, posIds, placeIds, slotIds].enumerated() {
+            for (i, tableIds) in [ids, posIds, placeIds, slotIds].enumerated() where i < 3 || cfg.encoderSeesSlots {
                 try be.embeddingScatterAdd(dOut: dx, ids: tableIds, dTable: g[i], count: N, dim: D)
             }
         }

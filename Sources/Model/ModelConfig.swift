@@ -30,8 +30,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var contentPointers = false
     /// How tokens get their position ids (see `PositionScheme`).
     public var positions: PositionScheme = .words
+    /// When false the encoder is not told which number (first, second, ...) a digit belongs to:
+    /// a number's encoding then says what surrounds it, not where it is in the order, so
+    /// content pointers pick an operand by its role ("the successor of 45") and cannot learn
+    /// "the first number" as a shortcut. Word positions still keep the numbers apart.
+    public var encoderSeesSlots = true
     /// What the op controller and the VQ heads read (see `OpReader`).
     public var opReader: OpReader = .summary
+    /// How the word reader pools its words (see `WordPooling`).
+    public var wordPooling: WordPooling = .mean
     /// Initial logit bias of the identity op at step 1 (the Occam prior).
     public var identityPrior: Float = 2
     /// Initial logit bias of subtract_2 at step 1. No Grade 1 concept needs it (add_2 on the other
@@ -91,6 +98,15 @@ public enum OpReader: String, Codable, CaseIterable, Sendable {
     /// the encoder's summary, through a controller of their own (or, with content pointers, an
     /// attention from the op controller over the numbers' encodings).
     case words
+}
+
+/// How `OpReader.words` pools the embeddings of a question's words.
+public enum WordPooling: String, Codable, CaseIterable, Sendable {
+    /// Every word counts the same.
+    case mean
+    /// Softmax weights from a learned query: the reader can learn that "parity" or "ten" decides
+    /// a question while "is", "the" and "of" are frame, so more frame words do not dilute it.
+    case attention
 }
 
 public enum ModelError: Error, CustomStringConvertible, Equatable {

@@ -58,6 +58,10 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var positions: PositionScheme = .words
     /// What the op controller and the VQ heads read (`--op_reader summary|words`).
     public var opReader: OpReader = .summary
+    /// How the word reader pools (`--word_pool mean|attention`).
+    public var wordPooling: WordPooling = .mean
+    /// Whether the encoder sees each digit's number slot (`--slot_embeddings true|false`).
+    public var slotEmbeddings = true
     /// Initial logit bias of the subtract_2 op (`--subtract2_prior`).
     public var subtract2Prior: Float = 0
     /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
@@ -112,6 +116,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.contentPointers = contentPointers
         c.opReader = opReader
         c.subtract2Prior = subtract2Prior
+        c.encoderSeesSlots = slotEmbeddings
+        c.wordPooling = wordPooling
         return c
     }
 

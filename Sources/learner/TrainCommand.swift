@@ -67,6 +67,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "How the controller picks operands: slots (per-slot outputs) or content (attention over the numbers' encodings).") var pointers: String?
     @Option(name: .customLong("op_reader"), help: "What picks the ops: summary (the encoder's summary) or words (an order-free bag of the question's words; pointers keep the summary).") var opReader: String?
     @Option(name: .customLong("subtract2_prior"), help: "Initial logit bias of the subtract_2 op (negative keeps the search on add_2).") var subtract2Prior: Float?
+    @Option(name: .customLong("slot_embeddings"), help: "Tell the encoder which number each digit belongs to: true or false.") var slotEmbeddings: Bool?
+    @Option(name: .customLong("word_pool"), help: "How --op_reader words pools its words: mean or attention (a learned query).") var wordPool: String?
     @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
@@ -114,6 +116,13 @@ struct TrainCommand: ParsableCommand {
             o.contentPointers = pointers == "content"
         }
         if let subtract2Prior { o.subtract2Prior = subtract2Prior }
+        if let wordPool {
+            guard let pooling = WordPooling(rawValue: wordPool) else {
+                throw ValidationError("--word_pool \(wordPool) is not a pooling; expected mean or attention")
+            }
+            o.wordPooling = pooling
+        }
+        if let slotEmbeddings { o.slotEmbeddings = slotEmbeddings }
         if let opReader {
             guard let reader = OpReader(rawValue: opReader) else {
                 throw ValidationError("--op_reader \(opReader) is not an op reader; expected summary or words")

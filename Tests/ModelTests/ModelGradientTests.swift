@@ -49,7 +49,13 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: true, opReader: .words)
     }
 
-    func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary) throws {
+    /// Word reader with attention pooling: the query gets a gradient through the softmax.
+    func testWholeModelGradientsWithAttentionPooledWords() throws {
+        try checkWholeModelGradients(contentPointers: false, opReader: .words, pooling: .attention)
+    }
+
+    func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
+                                  pooling: WordPooling = .mean) throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var rng = ModelRNG(seed: seed)
         var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
@@ -57,6 +63,7 @@ final class ModelGradientTests: XCTestCase {
         cfg.controllerHidden = 12
         cfg.contentPointers = contentPointers
         cfg.opReader = opReader
+        cfg.wordPooling = pooling
         let be = CPUBackend(threads: 1)
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
@@ -109,7 +116,7 @@ final class ModelGradientTests: XCTestCase {
         }
         if opReader == .words {
             let added = model.params.all.filter { $0.name.hasPrefix("words.") || $0.name.hasPrefix("pointers.") }
-            XCTAssertEqual(added.count, contentPointers ? 3 : 7)
+            XCTAssertEqual(added.count, (contentPointers ? 3 : 7) + (pooling == .attention ? 1 : 0))
             for p in added { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
     }
