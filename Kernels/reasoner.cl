@@ -103,7 +103,8 @@ void rs_softmax_backward(const float* p, const float* dp, int n, __global float*
 __kernel void reasoner(__global const float* logits, __global const int* numbers, __global const int* targets,
                        __global const float* gainBuf, __global float* dLogits, __global float* rowStats,
                        __global int* trace, int rows, int NS, int PL, int hard, int enabled,
-                       float labelSmoothing, float lambdaStop, float lambdaEntropy, float lossScale) {
+                       float labelSmoothing, float lambdaStop, float lambdaEntropy, float lossScale,
+                       int relationMask, int boolOpMask) {
     int row = get_global_id(0);
     if (row >= rows) return;
     const int oA = 0, oB = NS, oU = 2 * NS, oR = oU + NU, oStop = oR + NR, oYN = oStop + 1, oDig = oYN + 2;
@@ -139,7 +140,9 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
         opMask[5] = uValid[5];
     }
     rs_softmax(x + oU, NU, opMask, wU);
-    rs_softmax(x + oR, NR, 0, wR);
+    int relMask[NR];
+    for (int r = 0; r < NR; ++r) relMask[r] = (relationMask >> r) & 1;
+    rs_softmax(x + oR, NR, relMask, wR);
     float pStop = 1.0f / (1.0f + exp(-x[oStop]));
     if (hard) {
         rs_one_hot(piA, NS); rs_one_hot(piB, NS); rs_one_hot(wU, NU); rs_one_hot(wR, NR);
@@ -162,7 +165,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                 if (!present[j]) continue;
                 const int* nj = nums + j * PL;
                 for (int k = 0; k < NU; ++k) {
-                    if (!uValid[k]) continue;
+                    if (!uValid[k] || !((boolOpMask >> k) & 1)) continue;
                     for (int r = 0; r < NR; ++r) {
                         if (!rs_holds(r, u + k * MAX_PLACES, nj, PL)) continue;
                         float w = piA[i] * piB[j] * wU[k] * wR[r];

@@ -103,7 +103,7 @@ struct ReasonerScratch {
     static let floatCount = 6 * ReasonerLimits.maxSlots + 3 * ReasonerSpec.unaryCount
         + 3 * ReasonerSpec.relationCount + 3 * 10 * ReasonerLimits.maxPlaces
     static let intCount = ReasonerLimits.maxSlots + ReasonerSpec.unaryCount * (ReasonerLimits.maxPlaces + 1)
-        + ReasonerLimits.maxPlaces + ReasonerSpec.unaryCount
+        + ReasonerLimits.maxPlaces + ReasonerSpec.unaryCount + ReasonerSpec.relationCount
 
     init() {
         f = .allocate(capacity: Self.floatCount)
@@ -143,6 +143,8 @@ struct ReasonerScratch {
     }
     /// Which unary ops this question offers (between only when two of its numbers are two apart).
     var opMask: UnsafeMutablePointer<Int32> { targetDigits + ReasonerLimits.maxPlaces }
+    /// Which relations are offered (`ReasonerSpec.relationMask`).
+    var relationMask: UnsafeMutablePointer<Int32> { opMask + ReasonerSpec.unaryCount }
 }
 
 extension CPUBackend {
@@ -272,7 +274,8 @@ extension CPUBackend {
             if s.uValid[ReasonerLimits.betweenOp] != 0 { s.opMask[ReasonerLimits.betweenOp] = 1; break }
         }
         reasonerSoftmax(x + oU, U, s.opMask, wU)
-        reasonerSoftmax(x + oR, R, nil, wR)
+        for r in 0..<R { s.relationMask[r] = (spec.relationMask >> r) & 1 }
+        reasonerSoftmax(x + oR, R, s.relationMask, wR)
         var pStop = 1 / (1 + expf(-x[oStop]))
         if hard {
             reasonerOneHot(piA, NS); reasonerOneHot(piB, NS); reasonerOneHot(wU, U); reasonerOneHot(wR, R)
@@ -292,7 +295,7 @@ extension CPUBackend {
                 applyUnaryOps(nums, NS, i, PL, s.present, s)
                 for j in 0..<NS where s.present[j] != 0 {
                     let nj = nums + j * PL
-                    for k in 0..<U where s.uValid[k] != 0 {
+                    for k in 0..<U where s.uValid[k] != 0 && (spec.boolOpMask >> k) & 1 != 0 {
                         let uik = UnsafePointer(s.u + k * MP)
                         for r in 0..<R where relationHolds(r, uik, nj, PL) {
                             let w = piA[i] * piB[j] * wU[k] * wR[r]

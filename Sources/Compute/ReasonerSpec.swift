@@ -25,6 +25,11 @@
 /// lambdaEntropy * (H(unary weights) + H(relation weights)). dLogits is the gradient of
 /// lossScale * that loss (soft mode; hard mode writes zeros for the op/pointer logits).
 ///
+/// Masks (`relationMask`, `boolOpMask`) make programs canonical: without `smaller`, and without
+/// predecessor and subtract_2 before a relation, every yes/no question has one program up to
+/// symmetric relations (no `smaller(a, b)` beside `greater(b, a)`, no `equal(predecessor(a), b)`
+/// beside `equal(successor(b), a)`), so which number is operand A is fixed by the question.
+///
 /// rowStats columns: 0 answer loss, 1 stop loss (unweighted BCE), 2 entropy H(unary)+H(relation),
 /// 3 correct (1/0), 4 is-number (1/0), 5 p(yes), 6 the number decoded, 7 d(loss)/d(gain) times
 /// lossScale, 8 pStop. trace columns: slot A, slot B, unary op, relation (argmax of each).
@@ -42,6 +47,14 @@ public struct ReasonerSpec: Equatable, Sendable {
     public var lambdaEntropy: Float
     /// Multiplies every gradient (1 / batch rows, times the micro-batch weight).
     public var lossScale: Float
+    /// Bit r set: relation r is offered (the relation softmax leaves the others out).
+    public var relationMask: Int32 = Self.allRelations
+    /// Bit k set: unary op k's result may feed a relation (the BOOL path); every op still gives
+    /// a NUM answer. Weight on a masked op adds nothing to the BOOL.
+    public var boolOpMask: Int32 = Self.allUnaryOps
+
+    public static let allRelations: Int32 = (1 << 7) - 1
+    public static let allUnaryOps: Int32 = (1 << 6) - 1
 
     public init(slots: Int, places: Int, hard: Bool, enabled: Bool = true, labelSmoothing: Float = 0,
                 lambdaStop: Float = 0.5, lambdaEntropy: Float = 0, lossScale: Float = 1) {

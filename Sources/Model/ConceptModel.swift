@@ -355,11 +355,17 @@ public final class ConceptModel {
             try pointerForward(B: B, T: T)
         }
         if cfg.summaryPointers { try summaryPointersForward(B: B) }
+        if cfg.coupledPointers { try coupleColumns(out, rows: B, subtract: (from: cfg.slots, what: 0)) }
 
         // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.
-        let spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
+        var spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
                                 labelSmoothing: loss.labelSmoothing, lambdaStop: loss.lambdaStop,
                                 lambdaEntropy: loss.lambdaEntropy, lossScale: lossScale / Float(B))
+        if cfg.canonicalPrograms {
+            spec.relationMask = ReasonerSpec.allRelations & ~(1 << Int32(Relation.smaller.rawValue))
+            spec.boolOpMask = ReasonerSpec.allUnaryOps
+                & ~(1 << Int32(UnaryOp.predecessor.rawValue) | 1 << Int32(UnaryOp.subtract2.rawValue))
+        }
         let dOut = try ws.get("ctrl.dout", B * outW)
         let rowStats = try ws.get("reasoner.stats", B * ReasonerSpec.statsWidth)
         let trace = try ws.get("reasoner.trace", B * 4, .int32)
@@ -476,6 +482,18 @@ public final class ConceptModel {
         try ptr2.backward(be, x: h, dY: dl, dX: dh, rows: B)
         try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
         try ptr1.backward(be, x: try ws.get("summary", B * D), dY: dh, dX: ds, rows: B)
+    }
+
+    // MARK: coupled pointers
+
+    /// x[:, from ..< from+slots] -= x[:, what ..< what+slots] for x: [rows, outW].
+    private func coupleColumns(_ x: any DeviceBuffer, rows B: Int, subtract: (from: Int, what: Int)) throws {
+        let S = config.slots, outW = config.outputWidth, be = backend
+        let target = try ws.get("couple.target", B * S), source = try ws.get("couple.source", B * S)
+        try be.copy2D(x, srcOffset: subtract.from, srcStride: outW, to: target, dstOffset: 0, dstStride: S, rows: B, cols: S)
+        try be.copy2D(x, srcOffset: subtract.what, srcStride: outW, to: source, dstOffset: 0, dstStride: S, rows: B, cols: S)
+        try be.axpy(alpha: -1, x: source, y: target, count: B * S)
+        try be.copy2D(target, srcOffset: 0, srcStride: S, to: x, dstOffset: subtract.from, dstStride: outW, rows: B, cols: S)
     }
 
     // MARK: content pointers
@@ -655,6 +673,8 @@ public final class ConceptModel {
         // The content pointers read xf, so its gradient starts here (zeroed before anything adds).
         let dxf = try ws.get("xf.grad", N * D)
         try be.fill(dxf, value: 0, offset: 0, count: N * D)
+        // B = B' - A in forward, so A' gets -dB as well as its own dA.
+        if cfg.coupledPointers { try coupleColumns(dOut, rows: B, subtract: (from: 0, what: cfg.slots)) }
         if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }
         let words = cfg.opReader == .words
         let s = try ws.get("summary", B * D), ds = try ws.get("summary.grad", B * D)

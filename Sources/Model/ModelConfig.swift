@@ -35,6 +35,19 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// content pointers pick an operand by its role ("the successor of 45") and cannot learn
     /// "the first number" as a shortcut. Word positions still keep the numbers apart.
     public var encoderSeesSlots = true
+    /// Operand B's pointer logits are its own minus operand A's, so B leans away from whatever A
+    /// points at. Two independent pointers have a saddle: when both sit on the wrong numbers
+    /// (A on b, B on a), moving either alone gives a false program (equal(add_2(a), a)), so
+    /// only the joint move that gradient descent cannot make is rewarded; coupled, moving A
+    /// moves B the other way. For two numbers B is then "the other one".
+    public var coupledPointers = false
+    /// One program per yes/no question: `smaller` is not offered (greater with the operands
+    /// swapped says the same) and predecessor / subtract_2 do not feed a relation (successor /
+    /// add_2 of the other number say the same); they still answer "what comes before".
+    /// Without this, an op can absorb which number is which (equal(predecessor(A), B) for one
+    /// frame, equal(successor(A), B) with the pointers swapped for another), so the pointers
+    /// can learn "the first number" instead of reading the sentence.
+    public var canonicalPrograms = false
     /// What the op controller and the VQ heads read (see `OpReader`).
     public var opReader: OpReader = .summary
     /// How the word reader pools its words (see `WordPooling`).

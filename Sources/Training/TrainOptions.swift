@@ -58,6 +58,10 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var positions: PositionScheme = .words
     /// What the op controller and the VQ heads read (`--op_reader summary|words`).
     public var opReader: OpReader = .summary
+    /// One program per yes/no question (`--canonical_programs true|false`).
+    public var canonicalPrograms = false
+    /// B's pointer logits minus A's (`--coupled_pointers true|false`).
+    public var coupledPointers = false
     /// How the word reader pools (`--word_pool mean|attention`).
     public var wordPooling: WordPooling = .mean
     /// Whether the encoder sees each digit's number slot (`--slot_embeddings true|false`).
@@ -118,6 +122,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.subtract2Prior = subtract2Prior
         c.encoderSeesSlots = slotEmbeddings
         c.wordPooling = wordPooling
+        c.coupledPointers = coupledPointers
+        c.canonicalPrograms = canonicalPrograms
         return c
     }
 

@@ -69,6 +69,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("subtract2_prior"), help: "Initial logit bias of the subtract_2 op (negative keeps the search on add_2).") var subtract2Prior: Float?
     @Option(name: .customLong("slot_embeddings"), help: "Tell the encoder which number each digit belongs to: true or false.") var slotEmbeddings: Bool?
     @Option(name: .customLong("word_pool"), help: "How --op_reader words pools its words: mean or attention (a learned query).") var wordPool: String?
+    @Option(name: .customLong("coupled_pointers"), help: "Operand B's pointer leans away from A's: true or false.") var coupledPointers: Bool?
+    @Option(name: .customLong("canonical_programs"), help: "One program per yes/no question (no smaller; no predecessor/subtract_2 before a relation): true or false.") var canonicalPrograms: Bool?
     @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
@@ -116,6 +118,8 @@ struct TrainCommand: ParsableCommand {
             o.contentPointers = pointers == "content"
         }
         if let subtract2Prior { o.subtract2Prior = subtract2Prior }
+        if let coupledPointers { o.coupledPointers = coupledPointers }
+        if let canonicalPrograms { o.canonicalPrograms = canonicalPrograms }
         if let wordPool {
             guard let pooling = WordPooling(rawValue: wordPool) else {
                 throw ValidationError("--word_pool \(wordPool) is not a pooling; expected mean or attention")

@@ -54,15 +54,17 @@ struct ReasonerReference {
         let S = spec.slots, P = spec.places, U = ReasonerSpec.unaryCount, R = ReasonerSpec.relationCount
         let oA = 0, oB = S, oU = 2 * S, oR = oU + U, oStop = oR + R, oYN = oStop + 1, oDig = oYN + 2
         let x = xf.map(Double.init), g = Double(gain), lo = Self.lo, hi = Self.hi
-        let present = numbers.map { $0 != nil }, all7 = [Bool](repeating: true, count: R)
+        let present = numbers.map { $0 != nil }
+        let relOffered = (0..<R).map { (spec.relationMask >> $0) & 1 != 0 }
+        let feedsRelation = (0..<U).map { (spec.boolOpMask >> $0) & 1 != 0 }
         // between (op 5) is offered only when two numbers of the question are two apart.
         let present2 = numbers.compactMap { $0 }
         let offersBetween = present2.contains { a in present2.contains { $0 == a + 2 } }
         let opOffered = (0..<U).map { $0 != 5 || offersBetween }
         let la = Array(x[oA..<oB]), lb = Array(x[oB..<oU]), lu = Array(x[oU..<oR]), lr = Array(x[oR..<oStop])
-        let tA = Self.argmax(la, present), tB = Self.argmax(lb, present), tU = Self.argmax(lu, opOffered), tR = Self.argmax(lr, all7)
+        let tA = Self.argmax(la, present), tB = Self.argmax(lb, present), tU = Self.argmax(lu, opOffered), tR = Self.argmax(lr, relOffered)
         var piA = Self.softmax(la, present), piB = Self.softmax(lb, present)
-        var wU = Self.softmax(lu, opOffered), wR = Self.softmax(lr, all7)
+        var wU = Self.softmax(lu, opOffered), wR = Self.softmax(lr, relOffered)
         var pStop = 1 / (1 + exp(-x[oStop]))
         if spec.hard {
             let any = present.contains(true)
@@ -90,7 +92,7 @@ struct ReasonerReference {
                 for k in 0..<U {
                     guard let v = u[i][k] else { continue }
                     for q in 0..<P { dist[q * 10 + digit(v, q)] += piA[i] * wU[k] }
-                    for j in 0..<S {
+                    for j in 0..<S where feedsRelation[k] {
                         guard let b = numbers[j] else { continue }
                         for r in 0..<R where holds(r, v, b) { p += piA[i] * piB[j] * wU[k] * wR[r] }
                     }
@@ -159,7 +161,7 @@ struct ReasonerReference {
                     let s = (0..<P).reduce(0.0) { $0 + dLdDist[$1 * 10 + digit(v, $1)] }
                     dA[i] += wU[k] * s
                     dU[k] += piA[i] * s
-                    for j in 0..<S {
+                    for j in 0..<S where feedsRelation[k] {
                         guard let b = numbers[j] else { continue }
                         for r in 0..<R where holds(r, v, b) {
                             dA[i] += dLdp * piB[j] * wU[k] * wR[r]
@@ -344,6 +346,31 @@ struct ReasonerChecks {
                                lambdaEntropy: 0, lossScale: 1), rows: 48, "soft no smoothing, no entropy")
     }
 
+    /// Canonical programs: `smaller` left out of the relations, predecessor and subtract_2 kept
+    /// off the BOOL path (they still answer NUM questions).
+    mutating func masked() throws {
+        let canonical = (relation: ReasonerSpec.allRelations & ~(1 << 2), bool: ReasonerSpec.allUnaryOps & ~(1 << 2 | 1 << 4))
+        for hard in [false, true] {
+            var spec = ReasonerSpec(slots: 5, places: 3, hard: hard, labelSmoothing: 0.1, lambdaStop: 0.5,
+                                    lambdaEntropy: 0.05, lossScale: 0.5)
+            spec.relationMask = canonical.relation
+            spec.boolOpMask = canonical.bool
+            try check(spec, rows: 64, hard ? "hard, canonical masks" : "soft, canonical masks")
+            // Random masks (at least one relation offered).
+            spec.relationMask = Int32.random(in: 1...ReasonerSpec.allRelations, using: &rng)
+            spec.boolOpMask = Int32.random(in: 0...ReasonerSpec.allUnaryOps, using: &rng)
+            try check(spec, rows: 48, "random masks \(spec.relationMask)/\(spec.boolOpMask), hard \(hard)")
+        }
+        // A masked relation gets no weight and no gradient.
+        var spec = ReasonerSpec(slots: 4, places: 3, hard: false, lambdaEntropy: 0.05)
+        spec.relationMask = canonical.relation
+        let c = makeCase(spec, rows: 32), out = try run(c), smallerColumn = 2 * 4 + ReasonerSpec.unaryCount + 2
+        for r in 0..<32 {
+            XCTAssertEqual(out.dLogits[r * spec.width + smallerColumn], 0, "\(label) row \(r): masked relation has a gradient")
+            XCTAssertNotEqual(out.trace[r * 4 + 3], 2, "\(label) row \(r): masked relation chosen")
+        }
+    }
+
     mutating func hard() throws {
         try check(ReasonerSpec(slots: 6, places: 4, hard: true, labelSmoothing: 0.1, lambdaStop: 0.5,
                                lambdaEntropy: 0.05, lossScale: 0.5), rows: 64, "hard")
@@ -428,6 +455,7 @@ struct ReasonerChecks {
 final class CPUReasonerOpTests: XCTestCase {
     func testReasonerSoft() throws { var c = ReasonerChecks(Shared.cpu); try c.soft() }
     func testReasonerHard() throws { var c = ReasonerChecks(Shared.cpu); try c.hard() }
+    func testReasonerMasks() throws { var c = ReasonerChecks(Shared.cpu); try c.masked() }
     func testReasonerDisabled() throws { var c = ReasonerChecks(Shared.cpu); try c.disabled() }
     func testReasonerShapes() throws { var c = ReasonerChecks(Shared.cpu); try c.shapes() }
     func testReasonerRejects() throws { var c = ReasonerChecks(Shared.cpu); try c.rejects() }
@@ -505,6 +533,7 @@ final class CPUReasonerOpTests: XCTestCase {
 final class OpenCLReasonerOpTests: XCTestCase {
     func testReasonerSoft() throws { var c = ReasonerChecks(try Shared.opencl()); try c.soft() }
     func testReasonerHard() throws { var c = ReasonerChecks(try Shared.opencl()); try c.hard() }
+    func testReasonerMasks() throws { var c = ReasonerChecks(try Shared.opencl()); try c.masked() }
     func testReasonerDisabled() throws { var c = ReasonerChecks(try Shared.opencl()); try c.disabled() }
     func testReasonerShapes() throws { var c = ReasonerChecks(try Shared.opencl()); try c.shapes() }
     func testReasonerRejects() throws { var c = ReasonerChecks(try Shared.opencl()); try c.rejects() }

@@ -54,8 +54,15 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: false, opReader: .words, pooling: .attention)
     }
 
+    /// Coupled pointers (B's logits minus A's), with the word reader's summary pointers and with
+    /// the plain controller.
+    func testWholeModelGradientsWithCoupledPointers() throws {
+        try checkWholeModelGradients(contentPointers: false, opReader: .words, coupled: true)
+        try checkWholeModelGradients(contentPointers: false, coupled: true)
+    }
+
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
-                                  pooling: WordPooling = .mean) throws {
+                                  pooling: WordPooling = .mean, coupled: Bool = false) throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var rng = ModelRNG(seed: seed)
         var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
@@ -64,6 +71,7 @@ final class ModelGradientTests: XCTestCase {
         cfg.contentPointers = contentPointers
         cfg.opReader = opReader
         cfg.wordPooling = pooling
+        cfg.coupledPointers = coupled
         let be = CPUBackend(threads: 1)
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
