@@ -32,7 +32,7 @@ struct DevicesCommand: ParsableCommand {
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks (figures, not tests).", subcommands: [GemmBench.self, TrainBench.self])
+        commandName: "bench", abstract: "Benchmarks (figures, not tests).", subcommands: [GemmBench.self, TrainBench.self, HalfBench.self])
 
     struct GemmBench: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -60,6 +60,18 @@ struct BenchCommand: ParsableCommand {
             }
             let rows = try GemmBenchmark.run(sizes: list, repeats: repeats, cpu: cpu, opencl: peer)
             print(GemmBenchmark.table(rows, cpuName: cpu.description, openclName: peer?.description))
+        }
+    }
+
+    struct HalfBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "half", abstract: "CPU fp32<->fp16 conversions: Swift Float16 beside the backend's integer code.")
+        @Option(help: "Elements per conversion run.") var count = 1 << 22
+        @Option(help: "Timed runs (the median is reported).") var repeats = 7
+
+        func run() throws {
+            guard count >= 1, repeats >= 1 else { throw ValidationError("--count and --repeats must be at least 1") }
+            print(HalfConversionBenchmark.table(HalfConversionBenchmark.run(count: count, repeats: repeats), count: count))
         }
     }
 }
