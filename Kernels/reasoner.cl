@@ -6,7 +6,7 @@
 #define MAX_PLACES 8
 #define NU 6
 #define NR 7
-#define STATS 9
+#define STATS 10
 #define RS_FLOOR 1e-4f
 
 // Softmax of x[0..n) over the entries where mask is non-zero (all when mask is 0); zeros when
@@ -104,7 +104,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                        __global const float* gainBuf, __global float* dLogits, __global float* rowStats,
                        __global int* trace, int rows, int NS, int PL, int hard, int enabled,
                        float labelSmoothing, float lambdaStop, float lambdaEntropy, float lossScale,
-                       int relationMask, int boolOpMask) {
+                       int relationMask, int boolOpMask, float lambdaPointer) {
     int row = get_global_id(0);
     if (row >= rows) return;
     const int oA = 0, oB = NS, oU = 2 * NS, oR = oU + NU, oStop = oR + NR, oYN = oStop + 1, oDig = oYN + 2;
@@ -260,7 +260,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     float stopLoss = -(isNum * log(fmax(pStop, 1e-30f)) + (1.0f - isNum) * log(fmax(1.0f - pStop, 1e-30f)));
     d[oStop] = lambdaStop * (pStop - isNum);
 
-    float entropy = 0.0f;
+    float entropy = 0.0f, pointerEntropy = 0.0f;
     if (enabled && !hard) {
         float dpiA[MAX_SLOTS], dpiB[MAX_SLOTS], dwU[NU], dwR[NR];
         for (int i = 0; i < NS; ++i) { dpiA[i] = gA[i] * dP; dpiB[i] = gB[i] * dP; }
@@ -284,6 +284,13 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
         }
         for (int k = 0; k < NU; ++k) if (wU[k] > 0.0f) entropy -= wU[k] * log(wU[k]);
         for (int r = 0; r < NR; ++r) if (wR[r] > 0.0f) entropy -= wR[r] * log(wR[r]);
+        // Pointer sharpening +lambdaPointer * H(pi): d/dpi_i = -lambdaPointer * (log pi_i + 1).
+        for (int i = 0; i < NS; ++i) if (piA[i] > 0.0f) pointerEntropy -= piA[i] * log(piA[i]);
+        for (int i = 0; i < NS; ++i) if (piB[i] > 0.0f) pointerEntropy -= piB[i] * log(piB[i]);
+        if (lambdaPointer > 0.0f) {
+            for (int i = 0; i < NS; ++i) if (piA[i] > 0.0f) dpiA[i] -= lambdaPointer * (log(piA[i]) + 1.0f);
+            for (int i = 0; i < NS; ++i) if (piB[i] > 0.0f) dpiB[i] -= lambdaPointer * (log(piB[i]) + 1.0f);
+        }
         rs_softmax_backward(piA, dpiA, NS, d + oA);
         rs_softmax_backward(piB, dpiB, NS, d + oB);
         rs_softmax_backward(wU, dwU, NU, d + oU);
@@ -291,6 +298,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     }
     for (int i = 0; i < W; ++i) d[i] *= lossScale;
     stats[0] = answerLoss;
+    stats[9] = pointerEntropy;
     stats[1] = stopLoss;
     stats[2] = entropy;
     stats[3] = correct ? 1.0f : 0.0f;

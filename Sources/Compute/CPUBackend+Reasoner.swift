@@ -387,7 +387,7 @@ extension CPUBackend {
         let stopLoss = -(isNum * logf(max(pStop, 1e-30)) + (1 - isNum) * logf(max(1 - pStop, 1e-30)))
         d[oStop] = spec.lambdaStop * (pStop - isNum)
 
-        var entropy: Float = 0
+        var entropy: Float = 0, pointerEntropy: Float = 0
         if enabled && !hard {
             let dpiA = s.dpiA, dpiB = s.dpiB, dwU = s.dwU, dwR = s.dwR
             for i in 0..<NS { dpiA[i] = gA[i] * dP; dpiB[i] = gB[i] * dP }
@@ -409,6 +409,13 @@ extension CPUBackend {
             }
             for k in 0..<U where wU[k] > 0 { entropy -= wU[k] * logf(wU[k]) }
             for r in 0..<R where wR[r] > 0 { entropy -= wR[r] * logf(wR[r]) }
+            // Pointer sharpening +lambdaPointer * H(pi): d/dpi_i = -lambdaPointer * (log pi_i + 1).
+            for i in 0..<NS where piA[i] > 0 { pointerEntropy -= piA[i] * logf(piA[i]) }
+            for i in 0..<NS where piB[i] > 0 { pointerEntropy -= piB[i] * logf(piB[i]) }
+            if spec.lambdaPointer > 0 {
+                for i in 0..<NS where piA[i] > 0 { dpiA[i] -= spec.lambdaPointer * (logf(piA[i]) + 1) }
+                for i in 0..<NS where piB[i] > 0 { dpiB[i] -= spec.lambdaPointer * (logf(piB[i]) + 1) }
+            }
             softmaxBackward(piA, dpiA, NS, d + oA)
             softmaxBackward(piB, dpiB, NS, d + oB)
             softmaxBackward(wU, dwU, U, d + oU)
@@ -417,6 +424,7 @@ extension CPUBackend {
         let scale = spec.lossScale
         for i in 0..<W { d[i] *= scale }
         stats[0] = answerLoss
+        stats[9] = pointerEntropy
         stats[1] = stopLoss
         stats[2] = entropy
         stats[3] = correct ? 1 : 0

@@ -32,11 +32,12 @@
 ///
 /// rowStats columns: 0 answer loss, 1 stop loss (unweighted BCE), 2 entropy H(unary)+H(relation),
 /// 3 correct (1/0), 4 is-number (1/0), 5 p(yes), 6 the number decoded, 7 d(loss)/d(gain) times
-/// lossScale, 8 pStop. trace columns: slot A, slot B, unary op, relation (argmax of each).
+/// lossScale, 8 pStop, 9 pointer entropy H(piA)+H(piB) (soft mode with a target; else 0). The
+/// loss per row is answer + lambdaStop * stop - lambdaEntropy * [2] + lambdaPointer * [9]. trace columns: slot A, slot B, unary op, relation (argmax of each).
 public struct ReasonerSpec: Equatable, Sendable {
     public static let unaryCount = 6
     public static let relationCount = 7
-    public static let statsWidth = 9
+    public static let statsWidth = 10
 
     public var slots: Int
     public var places: Int
@@ -52,6 +53,11 @@ public struct ReasonerSpec: Equatable, Sendable {
     /// Bit k set: unary op k's result may feed a relation (the BOOL path); every op still gives
     /// a NUM answer. Weight on a masked op adds nothing to the BOOL.
     public var boolOpMask: Int32 = Self.allUnaryOps
+    /// Weight of a penalty on the pointers' entropy, + lambdaPointer * (H(piA) + H(piB)). In soft
+    /// mode the decoder can say "yes" whenever any pointer combination makes the relation hold
+    /// (p = 0.25 with both pointers split between two numbers is far above a "no"'s p = 0), so
+    /// nothing makes the pointers commit and eval's argmax takes a coin flip; this does.
+    public var lambdaPointer: Float = 0
 
     public static let allRelations: Int32 = (1 << 7) - 1
     public static let allUnaryOps: Int32 = (1 << 6) - 1

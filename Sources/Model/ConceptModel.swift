@@ -10,9 +10,13 @@ public struct LossSettings: Sendable {
     /// early on it keeps every op in play, so a program that needs two ops together (add_2 then
     /// equal) is found before the softmax saturates on a one-op approximation (same_parity).
     public var lambdaEntropy: Float = 0
-    public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5, lambdaEntropy: Float = 0) {
+    /// Weight of the pointer-entropy penalty (`ReasonerSpec.lambdaPointer`): makes the soft
+    /// search commit to one operand per pointer, as eval's argmax does.
+    public var lambdaPointer: Float = 0
+    public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5, lambdaEntropy: Float = 0,
+                lambdaPointer: Float = 0) {
         self.labelSmoothing = labelSmoothing; self.lambdaVQ = lambdaVQ; self.lambdaStop = lambdaStop
-        self.lambdaEntropy = lambdaEntropy
+        self.lambdaEntropy = lambdaEntropy; self.lambdaPointer = lambdaPointer
     }
 }
 
@@ -361,6 +365,7 @@ public final class ConceptModel {
         var spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
                                 labelSmoothing: loss.labelSmoothing, lambdaStop: loss.lambdaStop,
                                 lambdaEntropy: loss.lambdaEntropy, lossScale: lossScale / Float(B))
+        spec.lambdaPointer = loss.lambdaPointer
         if cfg.canonicalPrograms {
             spec.relationMask = ReasonerSpec.allRelations & ~(1 << Int32(Relation.smaller.rawValue))
             spec.boolOpMask = ReasonerSpec.allUnaryOps
@@ -593,12 +598,13 @@ public final class ConceptModel {
         stats.vqLoss = vq * Double(1 + cfg.vqBeta) / Double(Dc * B) * Double(loss.lambdaVQ)
         var preds: [Prediction] = []
         preds.reserveCapacity(B)
-        var entropy = 0.0
+        var entropy = 0.0, pointerEntropy = 0.0
         for b in 0..<B {
             let r = rows[(b * W)..<((b + 1) * W)].map { $0 }
             stats.answerLoss += Double(r[0]) / Double(B)
             stats.stopLoss += Double(r[1]) * Double(loss.lambdaStop) / Double(B)
             entropy += Double(r[2]) / Double(B)
+            pointerEntropy += Double(r[9]) / Double(B)
             if r[3] > 0.5 { stats.correct += 1 }
             let slotA = Int(trace[4 * b]), slotB = Int(trace[4 * b + 1])
             func value(_ slot: Int) -> Int? {
@@ -614,6 +620,7 @@ public final class ConceptModel {
         }
         if batch.targets == nil { stats.correct = 0; stats.answerLoss = 0; stats.stopLoss = 0 }
         stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss - Double(loss.lambdaEntropy) * entropy
+            + Double(loss.lambdaPointer) * pointerEntropy
         return (stats, preds)
     }
 

@@ -58,6 +58,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var positions: PositionScheme = .words
     /// What the op controller and the VQ heads read (`--op_reader summary|words`).
     public var opReader: OpReader = .summary
+    /// Pointer-entropy penalty, ramped in over the first half of the steps (`--lambda_pointer`).
+    public var lambdaPointer: Float = 0
     /// One program per yes/no question (`--canonical_programs true|false`).
     public var canonicalPrograms = false
     /// B's pointer logits minus A's (`--coupled_pointers true|false`).
@@ -136,6 +138,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         var l = lossSettings
         let half = max(1, steps / 2)
         l.lambdaEntropy = lambdaEntropy * max(0.2, 1 - Float(step - 1) / Float(half))
+        // The pointer penalty grows as the op bonus fades: explore first, then commit.
+        l.lambdaPointer = lambdaPointer * min(1, Float(step - 1) / Float(half))
         return l
     }
 
@@ -150,8 +154,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if !(emaDecay >= 0 && emaDecay < 1) { throw fail("--ema_decay \(emaDecay) must be in [0, 1)") }
         if !(weightDecay >= 0) { throw fail("--weight_decay \(weightDecay) must be >= 0") }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { throw fail("--label_smoothing \(labelSmoothing) must be in [0, 1)") }
-        if !(lambdaVQ >= 0) || !(lambdaStop >= 0) || !(lambdaEntropy >= 0) {
-            throw fail("--lambda_vq, --lambda_stop and --lambda_entropy must be >= 0")
+        if !(lambdaVQ >= 0) || !(lambdaStop >= 0) || !(lambdaEntropy >= 0) || !(lambdaPointer >= 0) {
+            throw fail("--lambda_vq, --lambda_stop, --lambda_entropy and --lambda_pointer must be >= 0")
         }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }

@@ -115,7 +115,7 @@ struct ReasonerReference {
         }
         let isNumber = pStop > 0.5
         var out = Row(dLogits: [Double](repeating: 0, count: spec.width),
-                      stats: [0, 0, 0, 0, isNumber ? 1 : 0, pYes, Double(number), 0, pStop],
+                      stats: [0, 0, 0, 0, isNumber ? 1 : 0, pYes, Double(number), 0, pStop, 0],
                       trace: [Int32(tA), Int32(tB), Int32(tU), Int32(tR)], p: p)
         guard kind == 1 || kind == 2 else { return out }
 
@@ -176,6 +176,11 @@ struct ReasonerReference {
             let lam = Double(spec.lambdaEntropy)
             for k in 0..<U where wU[k] > 0 { dU[k] += lam * (log(wU[k]) + 1) }
             for r in 0..<R where wR[r] > 0 { dR[r] += lam * (log(wR[r]) + 1) }
+            // Pointer sharpening: + lambdaPointer * (H(piA) + H(piB)).
+            out.stats[9] = -(piA + piB).reduce(0.0) { $1 > 0 ? $0 + $1 * log($1) : $0 }
+            let lp = Double(spec.lambdaPointer)
+            for i in 0..<S where piA[i] > 0 { dA[i] -= lp * (log(piA[i]) + 1) }
+            for i in 0..<S where piB[i] > 0 { dB[i] -= lp * (log(piB[i]) + 1) }
             for (off, pr, dp) in [(oA, piA, dA), (oB, piB, dB), (oU, wU, dU), (oR, wR, dR)] {
                 let dot = zip(pr, dp).reduce(0.0) { $0 + $1.0 * $1.1 }
                 for i in pr.indices { d[off + i] = pr[i] * (dp[i] - dot) }
@@ -342,6 +347,10 @@ struct ReasonerChecks {
     mutating func soft() throws {
         try check(ReasonerSpec(slots: 6, places: 4, hard: false, labelSmoothing: 0.1, lambdaStop: 0.5,
                                lambdaEntropy: 0.05, lossScale: 0.25), rows: 64, "soft")
+        var sharpened = ReasonerSpec(slots: 5, places: 3, hard: false, labelSmoothing: 0.1, lambdaStop: 0.5,
+                                     lambdaEntropy: 0.05, lossScale: 0.5)
+        sharpened.lambdaPointer = 0.3
+        try check(sharpened, rows: 64, "soft, pointer sharpening")
         try check(ReasonerSpec(slots: 5, places: 3, hard: false, labelSmoothing: 0, lambdaStop: 1,
                                lambdaEntropy: 0, lossScale: 1), rows: 48, "soft no smoothing, no entropy")
     }
@@ -474,11 +483,13 @@ final class CPUReasonerOpTests: XCTestCase {
     }
 
     /// dLogits and rowStats[7] against central differences (five-point) of the row losses
-    /// lossScale * (answer + lambdaStop * stop - lambdaEntropy * entropy) read from rowStats.
+    /// lossScale * (answer + lambdaStop * stop - lambdaEntropy * entropy + lambdaPointer *
+    /// pointer entropy) read from rowStats.
     func testReasonerFiniteDifferences() throws {
         var c = ReasonerChecks(Shared.cpu)
-        let spec = ReasonerSpec(slots: 4, places: 3, hard: false, labelSmoothing: 0.1, lambdaStop: 0.7,
+        var spec = ReasonerSpec(slots: 4, places: 3, hard: false, labelSmoothing: 0.1, lambdaStop: 0.7,
                                 lambdaEntropy: 0.05, lossScale: 0.5)
+        spec.lambdaPointer = 0.2
         let rows = 16, W = spec.width, SW = ReasonerSpec.statsWidth
         var base = c.makeCase(spec, rows: rows)
         base.gain = 1.3
@@ -493,7 +504,8 @@ final class CPUReasonerOpTests: XCTestCase {
             let o = try c.run(cs)
             return (0..<rows).map { r in
                 let s = (0..<SW).map { Double(o.stats[r * SW + $0]) }
-                return Double(spec.lossScale) * (s[0] + Double(spec.lambdaStop) * s[1] - Double(spec.lambdaEntropy) * s[2])
+                return Double(spec.lossScale) * (s[0] + Double(spec.lambdaStop) * s[1] - Double(spec.lambdaEntropy) * s[2]
+                                                 + Double(spec.lambdaPointer) * s[9])
             }
         }
         let h: Float = 1e-2

@@ -76,7 +76,8 @@ final class ModelGradientTests: XCTestCase {
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
         let batch = Self.randomBatch(size: 6, seq: 16, vocab: 24, rng: &rng)
-        let settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2)
+        let settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2,
+                                    lambdaPointer: coupled ? 0.3 : 0)
 
         func loss() throws -> (Double, [[Int32]]) {
             let (stats, _) = try model.forward(batch, loss: settings)
