@@ -112,6 +112,35 @@ public struct LessonGenerator: Sendable {
         }
     }
 
+    /// The same question (concept, numbers, answer) in another phrasing of its split, or nil when
+    /// the concept has one phrasing there. Paraphrase pairs let training ask that every phrasing
+    /// of a question gets the same program.
+    public func paraphrase(_ q: Question, rng: inout SplitMix64) -> Question? {
+        let others = Templates.indices(for: q.split, concept: q.concept, holdout: config.templateHoldout)
+            .filter { $0 != q.template }
+        guard !others.isEmpty, let n = q.operands.first else { return nil }
+        let template = rng.pick(others)
+        let compiled = phrasings[Concept.allCases.firstIndex(of: q.concept)!][template]
+        let text: String
+        switch q.concept {
+        case .countAfter, .countBefore, .countBetween:
+            text = compiled.render { $0 == "n" ? String(n) : String(n + 2) }
+        case .equality:
+            // The expression is the one whose text, with this n, the question contains.
+            guard let m = q.operands.last, let expr = expressions.lazy
+                .map({ $0.render { $0 == "n" ? String(n) : String(n + 2) } })
+                .first(where: { q.text.contains($0) }) else { return nil }
+            text = compiled.render { $0 == "X" ? expr : String(m) }
+        default:
+            let b = q.operands[1]
+            text = compiled.render { $0 == "a" ? String(n) : String(b) }
+        }
+        var p = q
+        p.text = text
+        p.template = template
+        return p
+    }
+
     // MARK: number pools
 
     /// Which numbers a split may use, and how to draw a starting number.

@@ -13,6 +13,10 @@ public struct LossSettings: Sendable {
     /// Weight of the pointer-entropy penalty (`ReasonerSpec.lambdaPointer`): makes the soft
     /// search commit to one operand per pointer, as eval's argmax does.
     public var lambdaPointer: Float = 0
+    /// Weight of the paraphrase-consistency term: for each pair of rows holding one question in
+    /// two phrasings, the squared difference of their op, relation and STOP logits and of their
+    /// pointer logits over the same numbers (mean over the batch's rows).
+    public var lambdaParaphrase: Float = 0
     public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5, lambdaEntropy: Float = 0,
                 lambdaPointer: Float = 0) {
         self.labelSmoothing = labelSmoothing; self.lambdaVQ = lambdaVQ; self.lambdaStop = lambdaStop
@@ -44,6 +48,8 @@ public struct ReasoningTrace: Sendable {
 public struct StepStats: Sendable {
     public var loss: Double = 0
     public var answerLoss: Double = 0
+    /// The paraphrase-consistency term (already weighted), part of `loss`.
+    public var paraphraseLoss: Double = 0
     public var vqLoss: Double = 0
     public var stopLoss: Double = 0
     public var correct: Int = 0
@@ -90,7 +96,7 @@ public final class ConceptModel {
     public var exactGradients = false
 
     /// What forward leaves for backward: the batch shape and the loss scale it used.
-    private var saved: (batch: Int, seq: Int, vqScale: Float)?
+    private var saved: (batch: Int, seq: Int, vqScale: Float, paraphrase: (count: Int, scale: Float)?)?
     /// Code usage per codebook (heads then stages) on the device: float counts [codes] each,
     /// `pending` for the step in flight, `committed` since the last dead-code restart.
     private var pendingUsage: [any DeviceBuffer] = []
@@ -376,11 +382,24 @@ public final class ConceptModel {
         let trace = try ws.get("reasoner.trace", B * 4, .int32)
         try be.reasoner(logits: out, numbers: numbersBuf, targets: targetsBuf, gain: gain.read(), dLogits: dOut,
                         rowStats: rowStats, trace: trace, rows: B, spec: spec)
-        if training { saved = (B, T, loss.lambdaVQ * lossScale * 2 / Float(Dc * B)) }
+        var paraphrase: (count: Int, scale: Float)?
+        if training, loss.lambdaParaphrase > 0, let pairs = batch.paraphraseOf {
+            let (left, right) = Self.paraphraseIndices(pairs, numbers: numbers, slots: cfg.slots, places: cfg.places,
+                                                       width: outW)
+            if !left.isEmpty {
+                try paraphraseForward(left: left, right: right, out: out)
+                paraphrase = (left.count, 2 * loss.lambdaParaphrase * lossScale / Float(B))
+            }
+        }
+        if training { saved = (B, T, loss.lambdaVQ * lossScale * 2 / Float(Dc * B), paraphrase) }
 
         var stats = StepStats()
         stats.count = B
         guard readback else { return (stats, []) }
+        if let paraphrase {
+            let diff = try be.download(try ws.get("para.diff", paraphrase.count), offset: 0, count: paraphrase.count)
+            stats.paraphraseLoss = Double(loss.lambdaParaphrase) * diff.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(B)
+        }
         return try readResults(batch: batch, numbers: numbers, loss: loss, stats: stats)
     }
 
@@ -487,6 +506,59 @@ public final class ConceptModel {
         try ptr2.backward(be, x: h, dY: dl, dX: dh, rows: B)
         try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
         try ptr1.backward(be, x: try ws.get("summary", B * D), dY: dh, dX: ds, rows: B)
+    }
+
+    // MARK: paraphrase consistency
+
+    /// Element indices into the controller output out: [B, width] of the logits two phrasings of
+    /// one question should share: op, relation and STOP columns, and the A and B pointer columns
+    /// of each number that occurs once in both rows (slot k of one row to the slot holding the
+    /// same number in the other). Each pair is counted once (from its lower row).
+    static func paraphraseIndices(_ pairs: [Int32], numbers: [Int32], slots S: Int, places P: Int,
+                                  width W: Int) -> (left: [Int32], right: [Int32]) {
+        var left: [Int32] = [], right: [Int32] = []
+        let programColumns = (2 * S)..<(2 * S + UnaryOp.allCases.count + Relation.allCases.count + 1)
+        func value(_ row: Int, _ k: Int) -> ArraySlice<Int32>? {
+            let d = numbers[((row * S + k) * P)..<((row * S + k + 1) * P)]
+            return d.first! < 0 ? nil : d
+        }
+        for (i, j32) in pairs.enumerated() {
+            let j = Int(j32)
+            guard j > i, j < pairs.count else { continue }
+            for c in programColumns { left.append(Int32(i * W + c)); right.append(Int32(j * W + c)) }
+            for k in 0..<S {
+                guard let v = value(i, k) else { continue }
+                let inI = (0..<S).filter { value(i, $0) == v }, inJ = (0..<S).filter { value(j, $0) == v }
+                guard inI.count == 1, inJ.count == 1 else { continue }
+                for base in [0, S] {
+                    left.append(Int32(i * W + base + k)); right.append(Int32(j * W + base + inJ[0]))
+                }
+            }
+        }
+        return (left, right)
+    }
+
+    /// diff[m] = out[left[m]] - out[right[m]].
+    private func paraphraseForward(left: [Int32], right: [Int32], out: any DeviceBuffer) throws {
+        let be = backend, M = left.count
+        let li = try ws.get("para.left", M, .int32), ri = try ws.get("para.right", M, .int32)
+        let diff = try ws.get("para.diff", M), r = try ws.get("para.r", M)
+        try be.upload(left, to: li)
+        try be.upload(right, to: ri)
+        try be.embeddingGather(table: out, ids: li, out: diff, count: M, dim: 1)
+        try be.embeddingGather(table: out, ids: ri, out: r, count: M, dim: 1)
+        try be.axpy(alpha: -1, x: r, y: diff, count: M)
+    }
+
+    /// dOut[left] += scale * diff, dOut[right] -= scale * diff (scale = 2 lambda lossScale / B).
+    private func paraphraseBackward(count M: Int, scale: Float, dOut: any DeviceBuffer) throws {
+        let be = backend
+        let g = try ws.get("para.grad", M)
+        try be.copy(try ws.get("para.diff", M), srcOffset: 0, to: g, dstOffset: 0, count: M)
+        try be.scale(g, by: scale, count: M)
+        try be.embeddingScatterAdd(dOut: g, ids: try ws.get("para.left", M, .int32), dTable: dOut, count: M, dim: 1)
+        try be.scale(g, by: -1, count: M)
+        try be.embeddingScatterAdd(dOut: g, ids: try ws.get("para.right", M, .int32), dTable: dOut, count: M, dim: 1)
     }
 
     // MARK: coupled pointers
@@ -619,7 +691,7 @@ public final class ConceptModel {
             preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t))
         }
         if batch.targets == nil { stats.correct = 0; stats.answerLoss = 0; stats.stopLoss = 0 }
-        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss - Double(loss.lambdaEntropy) * entropy
+        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss + stats.paraphraseLoss - Double(loss.lambdaEntropy) * entropy
             + Double(loss.lambdaPointer) * pointerEntropy
         return (stats, preds)
     }
@@ -680,6 +752,7 @@ public final class ConceptModel {
         // The content pointers read xf, so its gradient starts here (zeroed before anything adds).
         let dxf = try ws.get("xf.grad", N * D)
         try be.fill(dxf, value: 0, offset: 0, count: N * D)
+        if let paraphrase = sv.paraphrase { try paraphraseBackward(count: paraphrase.count, scale: paraphrase.scale, dOut: dOut) }
         // B = B' - A in forward, so A' gets -dB as well as its own dA.
         if cfg.coupledPointers { try coupleColumns(dOut, rows: B, subtract: (from: 0, what: cfg.slots)) }
         if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }

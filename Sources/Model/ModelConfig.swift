@@ -151,6 +151,9 @@ public struct ModelBatch: Sendable {
     public var slots: [Int32]
     public var lengths: [Int32]
     public var targets: [ModelTarget]?
+    /// Row of the same question in another phrasing, or -1: [B]. Paired rows are asked for the
+    /// same program (`LossSettings.lambdaParaphrase`).
+    public var paraphraseOf: [Int32]? = nil
 
     public init(size: Int, seq: Int, tokens: [Int32], places: [Int32], slots: [Int32], lengths: [Int32],
                 targets: [ModelTarget]?) {
@@ -161,8 +164,13 @@ public struct ModelBatch: Sendable {
     /// Rows lo..<hi as their own batch (micro-batching).
     public func slice(_ lo: Int, _ hi: Int) -> ModelBatch {
         let a = lo * seq, b = hi * seq
-        return ModelBatch(size: hi - lo, seq: seq, tokens: Array(tokens[a..<b]), places: Array(places[a..<b]),
-                          slots: Array(slots[a..<b]), lengths: Array(lengths[lo..<hi]),
-                          targets: targets.map { Array($0[lo..<hi]) })
+        var part = ModelBatch(size: hi - lo, seq: seq, tokens: Array(tokens[a..<b]), places: Array(places[a..<b]),
+                              slots: Array(slots[a..<b]), lengths: Array(lengths[lo..<hi]),
+                              targets: targets.map { Array($0[lo..<hi]) })
+        // A pair split across micro-batches is dropped (even micro-batches keep adjacent pairs).
+        part.paraphraseOf = paraphraseOf.map { all in
+            all[lo..<hi].map { $0 >= Int32(lo) && $0 < Int32(hi) ? $0 - Int32(lo) : -1 }
+        }
+        return part
     }
 }

@@ -60,6 +60,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var opReader: OpReader = .summary
     /// Pointer-entropy penalty, ramped in over the first half of the steps (`--lambda_pointer`).
     public var lambdaPointer: Float = 0
+    /// Paraphrase consistency (`--lambda_paraphrase`): half of each batch is the other half's
+    /// questions in another train phrasing, and each pair is asked for the same program.
+    public var lambdaParaphrase: Float = 0
     /// One program per yes/no question (`--canonical_programs true|false`).
     public var canonicalPrograms = false
     /// B's pointer logits minus A's (`--coupled_pointers true|false`).
@@ -140,6 +143,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         l.lambdaEntropy = lambdaEntropy * max(0.2, 1 - Float(step - 1) / Float(half))
         // The pointer penalty grows as the op bonus fades: explore first, then commit.
         l.lambdaPointer = lambdaPointer * min(1, Float(step - 1) / Float(half))
+        l.lambdaParaphrase = lambdaParaphrase
         return l
     }
 
@@ -154,8 +158,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if !(emaDecay >= 0 && emaDecay < 1) { throw fail("--ema_decay \(emaDecay) must be in [0, 1)") }
         if !(weightDecay >= 0) { throw fail("--weight_decay \(weightDecay) must be >= 0") }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { throw fail("--label_smoothing \(labelSmoothing) must be in [0, 1)") }
-        if !(lambdaVQ >= 0) || !(lambdaStop >= 0) || !(lambdaEntropy >= 0) || !(lambdaPointer >= 0) {
-            throw fail("--lambda_vq, --lambda_stop, --lambda_entropy and --lambda_pointer must be >= 0")
+        if !(lambdaVQ >= 0) || !(lambdaStop >= 0) || !(lambdaEntropy >= 0) || !(lambdaPointer >= 0)
+            || !(lambdaParaphrase >= 0) {
+            throw fail("--lambda_vq, --lambda_stop, --lambda_entropy, --lambda_pointer and --lambda_paraphrase must be >= 0")
         }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }

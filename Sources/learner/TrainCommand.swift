@@ -72,6 +72,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("coupled_pointers"), help: "Operand B's pointer leans away from A's: true or false.") var coupledPointers: Bool?
     @Option(name: .customLong("canonical_programs"), help: "One program per yes/no question (no smaller; no predecessor/subtract_2 before a relation): true or false.") var canonicalPrograms: Bool?
     @Option(name: .customLong("lambda_pointer"), help: "Penalty on the pointers' entropy, ramped in over the first half of the steps (0 = off).") var lambdaPointer: Float?
+    @Option(name: .customLong("lambda_paraphrase"), help: "Half of each batch repeats the other half in another phrasing; each pair is asked for the same program (0 = off).") var lambdaParaphrase: Float?
     @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
@@ -121,6 +122,7 @@ struct TrainCommand: ParsableCommand {
         if let subtract2Prior { o.subtract2Prior = subtract2Prior }
         if let coupledPointers { o.coupledPointers = coupledPointers }
         if let lambdaPointer { o.lambdaPointer = lambdaPointer }
+        if let lambdaParaphrase { o.lambdaParaphrase = lambdaParaphrase }
         if let canonicalPrograms { o.canonicalPrograms = canonicalPrograms }
         if let wordPool {
             guard let pooling = WordPooling(rawValue: wordPool) else {

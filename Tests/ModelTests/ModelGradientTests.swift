@@ -32,6 +32,36 @@ final class ModelGradientTests: XCTestCase {
         return ModelBatch(size: size, seq: seq, tokens: tokens, places: places, slots: slots, lengths: lengths, targets: targets)
     }
 
+    /// Rows 1 and 3 become rows 0 and 2 with the numbers' tokens moved to the front and the
+    /// words after them, and the rows are linked as paraphrases (targets copied).
+    static func paired(_ batch: ModelBatch, rng: inout ModelRNG) -> ModelBatch {
+        var b = batch
+        let T = b.seq
+        for (src, dst) in [(0, 1), (2, 3)] {
+            let len = Int(b.lengths[src])
+            let row = (1..<len).map { (b.tokens[src * T + $0], b.places[src * T + $0], b.slots[src * T + $0]) }
+            // Numbers in reverse order of appearance, then the words, after [CLS].
+            let maxSlot = row.map { $0.2 }.max() ?? 0
+            var reordered = [(Int32, Int32, Int32)]()
+            for k in stride(from: maxSlot, through: 1, by: -1) {
+                reordered += row.filter { $0.2 == k }.map { ($0.0, $0.1, maxSlot + 1 - k) }
+                reordered.append((Int32(13 + rng.next() % 11), 0, 0))
+            }
+            reordered += row.filter { $0.2 == 0 }
+            reordered = Array(reordered.prefix(T - 1))
+            for t in 0..<T { b.tokens[dst * T + t] = 0; b.places[dst * T + t] = 0; b.slots[dst * T + t] = 0 }
+            b.tokens[dst * T] = 1
+            for (t, e) in reordered.enumerated() {
+                b.tokens[dst * T + 1 + t] = e.0; b.places[dst * T + 1 + t] = e.1; b.slots[dst * T + 1 + t] = e.2
+            }
+            b.lengths[dst] = Int32(1 + reordered.count)
+            let target = b.targets![src]
+            b.targets![dst] = target
+        }
+        b.paraphraseOf = [1, 0, 3, 2, -1, -1]
+        return b
+    }
+
     func testWholeModelGradients() throws { try checkWholeModelGradients(contentPointers: false) }
 
     /// The same with pointers by attention over the numbers' encodings: their query projections
@@ -61,8 +91,34 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: false, coupled: true)
     }
 
+    /// Paraphrase consistency: rows 0/1 and 2/3 are paired (row 1 is row 0 with its numbers in
+    /// the other order and other words), so program and pointer logits get the pair's gradient.
+    func testWholeModelGradientsWithParaphrasePairs() throws {
+        try checkWholeModelGradients(contentPointers: false, paraphrase: true)
+        try checkWholeModelGradients(contentPointers: false, coupled: true, paraphrase: true)
+    }
+
+    /// Pointer columns pair by number value, whatever slot each phrasing put it in.
+    func testParaphraseIndicesPairNumbersByValue() {
+        // Row 0 names 12 then 5, row 1 names 5 then 12; row 2 names 7 twice (ambiguous), row 3 is its pair.
+        let S = 2, P = 2, W = 2 * S + UnaryOp.allCases.count + Relation.allCases.count + 1
+        let numbers: [Int32] = [2, 1, 5, 0,  5, 0, 2, 1,  7, 0, 7, 0,  7, 0, 7, 0]
+        let (l, r) = ConceptModel.paraphraseIndices([1, 0, 3, 2], numbers: numbers, slots: S, places: P, width: W)
+        let programs = UnaryOp.allCases.count + Relation.allCases.count + 1
+        XCTAssertEqual(l.count, 2 * programs + 4)
+        var pairs = Set<[Int32]>()
+        for (a, b) in zip(l, r) { pairs.insert([a, b]) }
+        // A of 12 (row 0 slot 0) with A of 12 (row 1 slot 1); B likewise; and 5 the other way.
+        for want: [Int32] in [[0, Int32(W + 1)], [1, Int32(W)], [Int32(S), Int32(W + S + 1)], [Int32(S + 1), Int32(W + S)]] {
+            XCTAssertTrue(pairs.contains(want), "missing pointer pair \(want)")
+        }
+        // Repeated numbers give no pointer pairs; program columns pair column for column.
+        XCTAssertFalse(l.contains { $0 >= Int32(2 * W) && $0 < Int32(2 * W + 2 * S) })
+        XCTAssertTrue(pairs.contains([Int32(2 * W + 2 * S), Int32(3 * W + 2 * S)]))
+    }
+
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
-                                  pooling: WordPooling = .mean, coupled: Bool = false) throws {
+                                  pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false) throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var rng = ModelRNG(seed: seed)
         var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
@@ -75,9 +131,11 @@ final class ModelGradientTests: XCTestCase {
         let be = CPUBackend(threads: 1)
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
-        let batch = Self.randomBatch(size: 6, seq: 16, vocab: 24, rng: &rng)
-        let settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2,
+        var batch = Self.randomBatch(size: 6, seq: 16, vocab: 24, rng: &rng)
+        if paraphrase { batch = Self.paired(batch, rng: &rng) }
+        var settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2,
                                     lambdaPointer: coupled ? 0.3 : 0)
+        settings.lambdaParaphrase = paraphrase ? 0.4 : 0
 
         func loss() throws -> (Double, [[Int32]]) {
             let (stats, _) = try model.forward(batch, loss: settings)
