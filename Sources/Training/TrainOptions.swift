@@ -61,7 +61,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     /// Pointer-entropy penalty, ramped in over the first half of the steps (`--lambda_pointer`).
     public var lambdaPointer: Float = 0
     /// Paraphrase consistency (`--lambda_paraphrase`): half of each batch is the other half's
-    /// questions in another train phrasing, and each pair is asked for the same program.
+    /// questions in another train phrasing, and each pair is asked for the same program (from
+    /// half the steps on: earlier it fights the program search).
     public var lambdaParaphrase: Float = 0
     /// One program per yes/no question (`--canonical_programs true|false`).
     public var canonicalPrograms = false
@@ -143,7 +144,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         l.lambdaEntropy = lambdaEntropy * max(0.2, 1 - Float(step - 1) / Float(half))
         // The pointer penalty grows as the op bonus fades: explore first, then commit.
         l.lambdaPointer = lambdaPointer * min(1, Float(step - 1) / Float(half))
-        l.lambdaParaphrase = lambdaParaphrase
+        // Consistency only once the search has found programs: zero for the first half, then full.
+        l.lambdaParaphrase = step > half ? lambdaParaphrase : 0
         return l
     }
 

@@ -119,7 +119,9 @@ final class ModelGradientTests: XCTestCase {
 
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
                                   pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false) throws {
-        let seed = UInt64.random(in: 0...UInt64.max)
+        // Fresh every run; MODEL_TEST_SEED replays a failure.
+        let seed = ProcessInfo.processInfo.environment["MODEL_TEST_SEED"].flatMap(UInt64.init)
+            ?? UInt64.random(in: 0...UInt64.max)
         var rng = ModelRNG(seed: seed)
         var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
         cfg.maxLen = 16; cfg.dModel = 16; cfg.heads = 2; cfg.layers = 2; cfg.codes = 4; cfg.codeDim = 4
@@ -149,9 +151,11 @@ final class ModelGradientTests: XCTestCase {
             let g = try be.download(p.grad)
             let x0 = try be.download(p.value)
             var done = false
-            for _ in 0..<6 where !done {
+            for attempt in 0..<10 where !done {
                 let v = (0..<p.count).map { _ in Float(rng.normal()) }
-                let eps: Float = 2e-3
+                // A question near a VQ boundary makes large steps cross it (then the attempt is
+                // skipped); later attempts take smaller steps, down to 2.5e-4.
+                let eps: Float = 2e-3 / Float(1 << min(3, attempt / 2))
                 var differences: [Double] = []
                 var crossed = false
                 for h in [eps, eps / 2] {
@@ -174,7 +178,7 @@ final class ModelGradientTests: XCTestCase {
                 checked += 1
             }
         }
-        XCTAssertGreaterThan(checked, model.params.all.count * 2 / 3, "too few tensors checked (seed \(seed))")
+        XCTAssertGreaterThan(checked, model.params.all.count * 2 / 3, "too few tensors checked (seed \(seed); replay with MODEL_TEST_SEED=\(seed))")
         if contentPointers {
             // The query projections exist and got a gradient (so they were checked, not skipped).
             let queries = model.params.all.filter { $0.name.contains("pointer_") }
