@@ -78,6 +78,8 @@ public final class ConceptModel {
     let ctrl1: Linear, ctrl2: Linear
     /// Query projections of the content pointers (`contentPointers`): controller hidden -> [D].
     let pointerQueries: [Linear]
+    /// `localPointerKeys`: embeddings of the word before and the word after a number, [V, D] each.
+    let contextBefore: Parameter?, contextAfter: Parameter?
     /// `OpReader.words`: the word-bag table and its LayerNorm, and the pointers' own controller
     /// (summary -> hidden -> the 2 * slots pointer logits).
     let bowEmb: Parameter?
@@ -157,6 +159,14 @@ public final class ConceptModel {
             }
         }
         pointerQueries = queries
+        if config.contentPointers && config.localPointerKeys {
+            contextBefore = try params.make("pointers.context_before", [config.vocabSize, D], .normal(std: 1),
+                                            decays: true, rng: &rng)
+            contextAfter = try params.make("pointers.context_after", [config.vocabSize, D], .normal(std: 1),
+                                           decays: true, rng: &rng)
+        } else {
+            contextBefore = nil; contextAfter = nil
+        }
         gain = try params.make("decoder.gain", [1], .ones, decays: false, rng: &rng)
         // Made last, so a summary-reader model draws the same initial weights as before.
         if config.opReader == .words {
@@ -362,6 +372,11 @@ public final class ConceptModel {
         try ctrl2.forward(be, x: hc, y: out, rows: B)
         if cfg.contentPointers {
             try be.upload(Self.numberTokenRows(batch, slots: cfg.slots), to: try ws.get("ids.slottok", B * cfg.slots, .int32))
+            if cfg.localPointerKeys {
+                let (before, after) = Self.contextTokens(batch, slots: cfg.slots)
+                try be.upload(before, to: try ws.get("ids.ctx.before", B * cfg.slots, .int32))
+                try be.upload(after, to: try ws.get("ids.ctx.after", B * cfg.slots, .int32))
+            }
             try pointerForward(B: B, T: T)
         }
         if cfg.summaryPointers { try summaryPointersForward(B: B) }
@@ -592,6 +607,24 @@ public final class ConceptModel {
         return out
     }
 
+    /// Token ids right before and right after each number slot ([CLS] before the first word, PAD
+    /// after the last token; PAD for an empty slot): two arrays [B, S].
+    static func contextTokens(_ batch: ModelBatch, slots S: Int) -> (before: [Int32], after: [Int32]) {
+        var before = [Int32](repeating: 0, count: batch.size * S), after = before
+        for b in 0..<batch.size {
+            let T = batch.seq, len = min(T, Int(batch.lengths[b]))
+            for t in 0..<len {
+                let slot = Int(batch.slots[b * T + t])
+                guard slot >= 1, slot <= S else { continue }
+                let startsNumber = t == 0 || batch.slots[b * T + t - 1] != Int32(slot)
+                let endsNumber = t + 1 >= len || batch.slots[b * T + t + 1] != Int32(slot)
+                if startsNumber && t > 0 { before[b * S + slot - 1] = batch.tokens[b * T + t - 1] }
+                if endsNumber && t + 1 < len { after[b * S + slot - 1] = batch.tokens[b * T + t + 1] }
+            }
+        }
+        return (before, after)
+    }
+
     /// Pointer logits by attention: hs: [B, S, D] = xf rows of the numbers; for operand o in
     /// (A, B), q_o = query_o(hc): [B, D] and logits[b, s] = q_o[b] . hs[b, s] / sqrt(D), written
     /// over the controller's pointer columns of out: [B, outW].
@@ -599,8 +632,18 @@ public final class ConceptModel {
         let cfg = config, be = backend, D = cfg.dModel, S = cfg.slots, outW = cfg.outputWidth
         let scale = 1 / Float(D).squareRoot()
         let hs = try ws.get("ptr.hs", B * S * D), logits = try ws.get("ptr.logits", B * S)
-        try be.embeddingGather(table: try ws.get("xf", B * T * D), ids: try ws.get("ids.slottok", B * S, .int32),
-                               out: hs, count: B * S, dim: D)
+        if let contextBefore, let contextAfter {
+            // hs[b, s] = before[word before number s] + after[word after number s]
+            let tmp = try ws.get("ptr.hs.after", B * S * D)
+            try be.embeddingGather(table: contextBefore.read(), ids: try ws.get("ids.ctx.before", B * S, .int32),
+                                   out: hs, count: B * S, dim: D)
+            try be.embeddingGather(table: contextAfter.read(), ids: try ws.get("ids.ctx.after", B * S, .int32),
+                                   out: tmp, count: B * S, dim: D)
+            try be.add(hs, tmp, hs, count: B * S * D)
+        } else {
+            try be.embeddingGather(table: try ws.get("xf", B * T * D), ids: try ws.get("ids.slottok", B * S, .int32),
+                                   out: hs, count: B * S, dim: D)
+        }
         let hc = try ws.get("ctrl.h", B * cfg.controllerHidden), out = try ws.get("ctrl.out", B * outW)
         for (o, query) in pointerQueries.enumerated() {
             let q = try ws.get("ptr.q\(o)", B * D)
@@ -646,8 +689,17 @@ public final class ConceptModel {
                                       beta: o == 0 ? 0 : 1, c: dhs, cOffset: 0, ldc: D, strideC: S * D, batch: B)
             try query.backward(be, x: hc, dY: dq, dX: dh, rows: B, accumulateDX: true)
         }
-        try be.embeddingScatterAdd(dOut: dhs, ids: try ws.get("ids.slottok", B * S, .int32), dTable: dxf,
-                                   count: B * S, dim: D)
+        if let contextBefore, let contextAfter {
+            try params.accumulatingGrads([contextBefore, contextAfter]) { g in
+                try be.embeddingScatterAdd(dOut: dhs, ids: try ws.get("ids.ctx.before", B * S, .int32), dTable: g[0],
+                                           count: B * S, dim: D)
+                try be.embeddingScatterAdd(dOut: dhs, ids: try ws.get("ids.ctx.after", B * S, .int32), dTable: g[1],
+                                           count: B * S, dim: D)
+            }
+        } else {
+            try be.embeddingScatterAdd(dOut: dhs, ids: try ws.get("ids.slottok", B * S, .int32), dTable: dxf,
+                                       count: B * S, dim: D)
+        }
     }
 
     /// Brings loss parts, accuracy and predictions of the last forward back to the host.

@@ -28,6 +28,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// instead of from fixed per-slot outputs of the controller: a number is picked by what the
     /// sentence says around it ("the successor of 45"), not by whether it is named first.
     public var contentPointers = false
+    /// With content pointers, each number's key is built from the words right around it (the
+    /// word before it and the word after it, two tables of their own), not from its encoding: a
+    /// key carries no position and no number index, so "A = the second number" cannot be said,
+    /// only "A = the number after 'of'" (`--pointers local`).
+    public var localPointerKeys = false
     /// How tokens get their position ids (see `PositionScheme`).
     public var positions: PositionScheme = .words
     /// When false the encoder is not told which number (first, second, ...) a digit belongs to:

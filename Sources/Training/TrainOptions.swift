@@ -54,6 +54,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     /// Pointers by attention over the numbers' encodings (`--pointers content`) or per-slot
     /// controller outputs (`--pointers slots`).
     public var contentPointers = false
+    /// Content pointers keyed by the words around each number (`--pointers local`).
+    public var localPointerKeys = false
     /// Position ids of the encoder (`--positions words|segments`).
     public var positions: PositionScheme = .words
     /// What the op controller and the VQ heads read (`--op_reader summary|words`).
@@ -124,6 +126,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.controllerHidden = controllerHidden
         c.positions = positions
         c.contentPointers = contentPointers
+        c.localPointerKeys = localPointerKeys
         c.opReader = opReader
         c.subtract2Prior = subtract2Prior
         c.encoderSeesSlots = slotEmbeddings

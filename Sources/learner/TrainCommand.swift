@@ -64,7 +64,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
     @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
     @Option(help: "Encoder position ids: words (index of the word) or segments (how many numbers came before).") var positions: String?
-    @Option(help: "How the controller picks operands: slots (per-slot outputs) or content (attention over the numbers' encodings).") var pointers: String?
+    @Option(help: "How the controller picks operands: slots (per-slot outputs), content (attention over the numbers' encodings) or local (attention over keys made of the words right around each number).") var pointers: String?
     @Option(name: .customLong("op_reader"), help: "What picks the ops: summary (the encoder's summary) or words (an order-free bag of the question's words; pointers keep the summary).") var opReader: String?
     @Option(name: .customLong("subtract2_prior"), help: "Initial logit bias of the subtract_2 op (negative keeps the search on add_2).") var subtract2Prior: Float?
     @Option(name: .customLong("slot_embeddings"), help: "Tell the encoder which number each digit belongs to: true or false.") var slotEmbeddings: Bool?
@@ -114,10 +114,11 @@ struct TrainCommand: ParsableCommand {
         if let lambdaEntropy { o.lambdaEntropy = lambdaEntropy }
         if let wordDropout { o.wordDropout = wordDropout }
         if let pointers {
-            guard pointers == "slots" || pointers == "content" else {
-                throw ValidationError("--pointers \(pointers) is not a pointer kind; expected slots or content")
+            guard ["slots", "content", "local"].contains(pointers) else {
+                throw ValidationError("--pointers \(pointers) is not a pointer kind; expected slots, content or local")
             }
-            o.contentPointers = pointers == "content"
+            o.contentPointers = pointers != "slots"
+            o.localPointerKeys = pointers == "local"
         }
         if let subtract2Prior { o.subtract2Prior = subtract2Prior }
         if let coupledPointers { o.coupledPointers = coupledPointers }

@@ -91,6 +91,13 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: false, coupled: true)
     }
 
+    /// Content pointers keyed by the words around each number: the two context tables get
+    /// gradients (and the encoder none through the pointers).
+    func testWholeModelGradientsWithLocalPointerKeys() throws {
+        try checkWholeModelGradients(contentPointers: true, localKeys: true)
+        try checkWholeModelGradients(contentPointers: true, opReader: .words, localKeys: true)
+    }
+
     /// Paraphrase consistency: rows 0/1 and 2/3 are paired (row 1 is row 0 with its numbers in
     /// the other order and other words), so program and pointer logits get the pair's gradient.
     func testWholeModelGradientsWithParaphrasePairs() throws {
@@ -118,7 +125,8 @@ final class ModelGradientTests: XCTestCase {
     }
 
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
-                                  pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false) throws {
+                                  pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false,
+                                  localKeys: Bool = false) throws {
         // Fresh every run; MODEL_TEST_SEED replays a failure.
         let seed = ProcessInfo.processInfo.environment["MODEL_TEST_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 0...UInt64.max)
@@ -128,6 +136,7 @@ final class ModelGradientTests: XCTestCase {
         cfg.controllerHidden = 12
         cfg.contentPointers = contentPointers
         cfg.opReader = opReader
+        cfg.localPointerKeys = localKeys
         cfg.wordPooling = pooling
         cfg.coupledPointers = coupled
         let be = CPUBackend(threads: 1)
@@ -183,11 +192,14 @@ final class ModelGradientTests: XCTestCase {
             // The query projections exist and got a gradient (so they were checked, not skipped).
             let queries = model.params.all.filter { $0.name.contains("pointer_") }
             XCTAssertEqual(queries.count, 4)
+            let context = model.params.all.filter { $0.name.contains("context_") }
+            XCTAssertEqual(context.count, localKeys ? 2 : 0)
+            for p in context { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
             for p in queries { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
         if opReader == .words {
             let added = model.params.all.filter { $0.name.hasPrefix("words.") || $0.name.hasPrefix("pointers.") }
-            XCTAssertEqual(added.count, (contentPointers ? 3 : 7) + (pooling == .attention ? 1 : 0))
+            XCTAssertEqual(added.count, (contentPointers ? 3 : 7) + (pooling == .attention ? 1 : 0) + (localKeys ? 2 : 0))
             for p in added { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
     }
