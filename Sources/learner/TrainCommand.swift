@@ -125,25 +125,10 @@ struct TrainCommand: ParsableCommand {
         if let lambdaPointer { o.lambdaPointer = lambdaPointer }
         if let lambdaParaphrase { o.lambdaParaphrase = lambdaParaphrase }
         if let canonicalPrograms { o.canonicalPrograms = canonicalPrograms }
-        if let wordPool {
-            guard let pooling = WordPooling(rawValue: wordPool) else {
-                throw ValidationError("--word_pool \(wordPool) is not a pooling; expected mean or attention")
-            }
-            o.wordPooling = pooling
-        }
+        if let wordPool { o.wordPooling = try choice(wordPool, flag: "--word_pool", kind: "pooling") }
         if let slotEmbeddings { o.slotEmbeddings = slotEmbeddings }
-        if let opReader {
-            guard let reader = OpReader(rawValue: opReader) else {
-                throw ValidationError("--op_reader \(opReader) is not an op reader; expected summary or words")
-            }
-            o.opReader = reader
-        }
-        if let positions {
-            guard let scheme = PositionScheme(rawValue: positions) else {
-                throw ValidationError("--positions \(positions) is not a position scheme; expected words or segments")
-            }
-            o.positions = scheme
-        }
+        if let opReader { o.opReader = try choice(opReader, flag: "--op_reader", kind: "op reader") }
+        if let positions { o.positions = try choice(positions, flag: "--positions", kind: "position scheme") }
         if amp { o.amp = true }
         if let seed { o.seed = seed }
         if let maxNumber { o.maxNumber = maxNumber }
@@ -205,4 +190,14 @@ func parseByteSize(_ text: String) -> Int? {
     guard let v = Double(number), v > 0, v.isFinite else { return nil }
     let bytes = v * scale
     return bytes < Double(Int.max) ? Int(bytes) : nil
+}
+
+/// The case of `E` spelled `value`, or a one-line error naming the flag and the choices.
+func choice<E: RawRepresentable & CaseIterable>(_ value: String, flag: String, kind: String) throws -> E
+    where E.RawValue == String {
+    guard let v = E(rawValue: value) else {
+        let names = E.allCases.map(\.rawValue)
+        throw ValidationError("\(flag) \(value) is not a valid \(kind); expected \(names.dropLast().joined(separator: ", ")) or \(names.last!)")
+    }
+    return v
 }
