@@ -27,7 +27,10 @@ final class ModelGradientTests: XCTestCase {
             }
             put(Int32(13 + rng.next() % UInt64(vocab - 13)))
             lengths.append(Int32(t))
-            targets.append(yesNoOnly || rng.next() % 2 == 0 ? .yesNo(rng.next() % 2 == 0) : .number(Int(rng.next() % 130)))
+            // Row 0 asks yes/no and row 1 a number, so both answer paths (and pointer B, which
+            // only a yes/no answer reads) always get a gradient.
+            let yesNo = yesNoOnly || b == 0 || (b != 1 && rng.next() % 2 == 0)
+            targets.append(yesNo ? .yesNo(rng.next() % 2 == 0) : .number(Int(rng.next() % 130)))
         }
         return ModelBatch(size: size, seq: seq, tokens: tokens, places: places, slots: slots, lengths: lengths, targets: targets)
     }
