@@ -169,19 +169,26 @@ public final class ConceptModel {
         }
         gain = try params.make("decoder.gain", [1], .ones, decays: false, rng: &rng)
         // Made last, so a summary-reader model draws the same initial weights as before.
-        if config.opReader == .words {
+        if config.readsWords {
             bowEmb = try params.make("words.tokens", [config.vocabSize, D], .normal(std: 0.02), decays: true, rng: &rng)
             bowLN = try LayerNormLayer(params, "words.ln", D, rng: &rng)
         } else {
             bowEmb = nil; bowLN = nil
         }
         // Zero query: attention pooling starts as the plain mean.
-        bowQuery = config.opReader == .words && config.wordPooling == .attention
+        bowQuery = config.readsWords && config.wordPooling == .attention
             ? try params.make("words.query", [D], .zeros, decays: false, rng: &rng) : nil
         if config.summaryPointers {
             ptr1 = try Linear(params, "pointers.fc1", D, config.controllerHidden, std: 1 / Double(D).squareRoot(), rng: &rng)
-            ptr2 = try Linear(params, "pointers.fc2", config.controllerHidden, 2 * config.slots,
+            ptr2 = try Linear(params, "pointers.fc2", config.controllerHidden, config.summaryColumns,
                               std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng)
+            if config.opReader == .hybrid {
+                // The Occam and subtract_2 priors go where the step-1 op is now chosen.
+                var b = try backend.download(ptr2!.b.value)
+                b[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
+                b[2 * config.slots + UnaryOp.subtract2.rawValue] = config.subtract2Prior
+                try backend.upload(b, to: ptr2!.b.value)
+            }
         } else {
             ptr1 = nil; ptr2 = nil
         }
@@ -322,7 +329,7 @@ public final class ConceptModel {
         let s = try ws.get("summary", B * D)
         try be.embeddingGather(table: xf, ids: clsIds, out: s, count: B, dim: D)
         // What the VQ heads and the op controller read: the summary, or the bag of words u: [B, D].
-        let reader = cfg.opReader == .words ? try wordsForward(batch, ids: ids) : s
+        let reader = cfg.readsWords ? try wordsForward(batch, ids: ids) : s
 
         // Controller input hin: [B, D + (P+1) Dc] = [s; q_1..q_P; q_R], assembled in place.
         let Dc = cfg.codeDim, K = cfg.codes
@@ -499,7 +506,7 @@ public final class ConceptModel {
     /// controller's pointer columns of out: [B, outW].
     private func summaryPointersForward(B: Int) throws {
         guard let ptr1, let ptr2 else { throw ModelError.invalidConfig("pointer controller weights missing") }
-        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = 2 * config.slots
+        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = config.summaryColumns
         let c1 = try ws.get("ptr.c1", B * H), h = try ws.get("ptr.h", B * H), logits = try ws.get("ptr.out", B * S2)
         try be.gemm(m: B, n: H, k: D, a: try ws.get("summary", B * D), b: ptr1.w.read(), c: c1)
         try be.addBiasGelu(c1, bias: ptr1.b.read(), h, rows: B, cols: H)
@@ -512,7 +519,7 @@ public final class ConceptModel {
     /// own pointer outputs were overwritten) and back through the pointer controller into ds: [B, D].
     private func summaryPointersBackward(B: Int, dOut: any DeviceBuffer, ds: any DeviceBuffer) throws {
         guard let ptr1, let ptr2 else { throw ModelError.invalidConfig("pointer controller weights missing") }
-        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = 2 * config.slots, outW = config.outputWidth
+        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = config.summaryColumns, outW = config.outputWidth
         let dl = try ws.get("ptr.dout", B * S2), zeros = try ws.get("ptr.zeros", B * S2)
         try be.copy2D(dOut, srcOffset: 0, srcStride: outW, to: dl, dstOffset: 0, dstStride: S2, rows: B, cols: S2)
         try be.fill(zeros, value: 0, offset: 0, count: B * S2)
@@ -808,7 +815,7 @@ public final class ConceptModel {
         // B = B' - A in forward, so A' gets -dB as well as its own dA.
         if cfg.coupledPointers { try coupleColumns(dOut, rows: B, subtract: (from: 0, what: cfg.slots)) }
         if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }
-        let words = cfg.opReader == .words
+        let words = cfg.readsWords
         let s = try ws.get("summary", B * D), ds = try ws.get("summary.grad", B * D)
         if cfg.summaryPointers {
             try summaryPointersBackward(B: B, dOut: dOut, ds: ds)
@@ -938,7 +945,7 @@ public final class ConceptModel {
         guard usage.count == headBooks.count + stageBooks.count else { return 0 }
         _ = try forward(batch, hard: true)
         let B = batch.size, Dc = config.codeDim, D = config.dModel
-        let s = try ws.get(config.opReader == .words ? "words.u" : "summary", B * D), zBuf = try ws.get("vq.z0", B * Dc)
+        let s = try ws.get(config.readsWords ? "words.u" : "summary", B * D), zBuf = try ws.get("vq.z0", B * Dc)
         var restarted = 0
         for (p, book) in (headBooks + stageBooks).enumerated() {
             let dead = usage[p].indices.filter { usage[p][$0] == 0 }

@@ -82,6 +82,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
               codes >= 2, codeDim >= 1, controllerHidden >= 1, ffnMult >= 1 else {
             throw fail("every model size must be positive (codes >= 2)")
         }
+        if opReader == .hybrid && contentPointers {
+            throw fail("--op_reader hybrid picks the op and the pointers with one summary controller; it cannot take --pointers content or local")
+        }
     }
 
     /// Width of the controller's output row: pointers A and B, step-1 op, step-2 relation, STOP,
@@ -89,7 +92,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     var outputWidth: Int { 2 * slots + UnaryOp.allCases.count + Relation.allCases.count + 1 + 2 + places * 10 }
     /// The word-bag reader takes its pointers from the summary through a controller of its own,
     /// unless content pointers (queried by the op controller) pick them.
-    var summaryPointers: Bool { opReader == .words && !contentPointers }
+    var summaryPointers: Bool { readsWords && !contentPointers }
+    /// Whether the word-bag reader exists (`words` or `hybrid`).
+    var readsWords: Bool { opReader != .summary }
+    /// Leading output columns the summary's own controller writes: the pointers, and for
+    /// `hybrid` the step-1 op logits after them.
+    var summaryColumns: Int { 2 * slots + (opReader == .hybrid ? UnaryOp.allCases.count : 0) }
     var codeVectorWidth: Int { (vqHeads + 1) * codeDim }
 }
 
@@ -116,6 +124,11 @@ public enum OpReader: String, Codable, CaseIterable, Sendable {
     /// the encoder's summary, through a controller of their own (or, with content pointers, an
     /// attention from the op controller over the numbers' encodings).
     case words
+    /// The relation, STOP and decoder outputs (and the VQ heads) read the bag of words; the
+    /// pointers and the step-1 op read the summary through their own controller. Order-free
+    /// relations (same parity, same tens, …) are then chosen by the words, while the op and
+    /// the operands, whose meaning depends on word order, are chosen together by the summary.
+    case hybrid
 }
 
 /// How `OpReader.words` pools the embeddings of a question's words.

@@ -82,6 +82,11 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: true, opReader: .words)
     }
 
+    /// Hybrid reader: relation from the word bag, step-1 op and pointers from the summary.
+    func testWholeModelGradientsWithHybridReader() throws {
+        try checkWholeModelGradients(contentPointers: false, opReader: .hybrid)
+    }
+
     /// Word reader with attention pooling: the query gets a gradient through the softmax.
     func testWholeModelGradientsWithAttentionPooledWords() throws {
         try checkWholeModelGradients(contentPointers: false, opReader: .words, pooling: .attention)
@@ -200,7 +205,7 @@ final class ModelGradientTests: XCTestCase {
             for p in context { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
             for p in queries { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
-        if opReader == .words {
+        if opReader != .summary {
             let added = model.params.all.filter { $0.name.hasPrefix("words.") || $0.name.hasPrefix("pointers.") }
             XCTAssertEqual(added.count, (contentPointers ? 3 : 7) + (pooling == .attention ? 1 : 0) + (localKeys ? 2 : 0))
             for p in added { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
