@@ -147,10 +147,7 @@ public final class ConceptModel {
         // Occam prior: step 1 starts out preferring the identity op, so a relation that needs no
         // arithmetic (greater, smaller) is not learned as greater(predecessor(a), b), which only
         // errs on the rare |a - b| = 1 questions and is hard to leave once the softmax saturates.
-        var bias = try backend.download(ctrl2.b.value)
-        bias[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
-        bias[2 * config.slots + UnaryOp.subtract2.rawValue] = config.subtract2Prior
-        try backend.upload(bias, to: ctrl2.b.value)
+        try Self.setOpPriors(ctrl2, config: config, backend: backend)
         var queries: [Linear] = []
         if config.contentPointers {
             for operand in ["a", "b"] {
@@ -182,13 +179,8 @@ public final class ConceptModel {
             ptr1 = try Linear(params, "pointers.fc1", D, config.controllerHidden, std: 1 / Double(D).squareRoot(), rng: &rng)
             ptr2 = try Linear(params, "pointers.fc2", config.controllerHidden, config.summaryColumns,
                               std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng)
-            if config.opReader == .hybrid {
-                // The Occam and subtract_2 priors go where the step-1 op is now chosen.
-                var b = try backend.download(ptr2!.b.value)
-                b[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
-                b[2 * config.slots + UnaryOp.subtract2.rawValue] = config.subtract2Prior
-                try backend.upload(b, to: ptr2!.b.value)
-            }
+            // The priors go where the step-1 op is chosen.
+            if config.opReader == .hybrid { try Self.setOpPriors(ptr2!, config: config, backend: backend) }
         } else {
             ptr1 = nil; ptr2 = nil
         }
@@ -519,11 +511,9 @@ public final class ConceptModel {
     /// own pointer outputs were overwritten) and back through the pointer controller into ds: [B, D].
     private func summaryPointersBackward(B: Int, dOut: any DeviceBuffer, ds: any DeviceBuffer) throws {
         guard let ptr1, let ptr2 else { throw ModelError.invalidConfig("pointer controller weights missing") }
-        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = config.summaryColumns, outW = config.outputWidth
-        let dl = try ws.get("ptr.dout", B * S2), zeros = try ws.get("ptr.zeros", B * S2)
-        try be.copy2D(dOut, srcOffset: 0, srcStride: outW, to: dl, dstOffset: 0, dstStride: S2, rows: B, cols: S2)
-        try be.fill(zeros, value: 0, offset: 0, count: B * S2)
-        try be.copy2D(zeros, srcOffset: 0, srcStride: S2, to: dOut, dstOffset: 0, dstStride: outW, rows: B, cols: S2)
+        let be = backend, D = config.dModel, H = config.controllerHidden, S2 = config.summaryColumns
+        let dl = try ws.get("ptr.dout", B * S2)
+        try takeColumns(dOut, rows: B, from: 0, count: S2, into: dl)
         let c1 = try ws.get("ptr.c1", B * H), h = try ws.get("ptr.h", B * H), dh = try ws.get("ptr.dh", B * H)
         try ptr2.backward(be, x: h, dY: dl, dX: dh, rows: B)
         try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
@@ -667,14 +657,30 @@ public final class ConceptModel {
     /// into ptr.dlogits{o} and zeroes those columns, because the controller's own pointer
     /// outputs were overwritten and get no gradient. Runs before the controller's backward.
     private func takePointerGradients(B: Int, dOut: any DeviceBuffer) throws {
-        let S = config.slots, outW = config.outputWidth, be = backend
-        let zeros = try ws.get("ptr.zeros", B * S)
-        try be.fill(zeros, value: 0, offset: 0, count: B * S)
         for o in pointerQueries.indices {
-            let dl = try ws.get("ptr.dlogits\(o)", B * S)
-            try be.copy2D(dOut, srcOffset: o * S, srcStride: outW, to: dl, dstOffset: 0, dstStride: S, rows: B, cols: S)
-            try be.copy2D(zeros, srcOffset: 0, srcStride: S, to: dOut, dstOffset: o * S, dstStride: outW, rows: B, cols: S)
+            try takeColumns(dOut, rows: B, from: o * config.slots, count: config.slots,
+                            into: try ws.get("ptr.dlogits\(o)", B * config.slots))
         }
+    }
+
+    /// Moves columns from ..< from+count of dOut: [B, outW] into dst: [B, count] and zeroes them in
+    /// dOut: their logits were overwritten after the controller wrote them, so the controller's
+    /// own outputs there get no gradient.
+    private func takeColumns(_ dOut: any DeviceBuffer, rows B: Int, from: Int, count: Int, into dst: any DeviceBuffer) throws {
+        let be = backend, outW = config.outputWidth
+        let zeros = try ws.get("take.zeros.\(count)", B * count)
+        try be.fill(zeros, value: 0, offset: 0, count: B * count)
+        try be.copy2D(dOut, srcOffset: from, srcStride: outW, to: dst, dstOffset: 0, dstStride: count, rows: B, cols: count)
+        try be.copy2D(zeros, srcOffset: 0, srcStride: count, to: dOut, dstOffset: from, dstStride: outW, rows: B, cols: count)
+    }
+
+    /// Initial logit biases of the step-1 ops (identity, subtract_2) in a layer whose outputs
+    /// are laid out like the controller row.
+    static func setOpPriors(_ layer: Linear, config: ModelConfig, backend: any Backend) throws {
+        var bias = try backend.download(layer.b.value)
+        bias[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
+        bias[2 * config.slots + UnaryOp.subtract2.rawValue] = config.subtract2Prior
+        try backend.upload(bias, to: layer.b.value)
     }
 
     /// Second half: accumulates into dh: [B, H] (the controller hidden's gradient, after the

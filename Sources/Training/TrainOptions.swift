@@ -167,9 +167,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if !(emaDecay >= 0 && emaDecay < 1) { throw fail("--ema_decay \(emaDecay) must be in [0, 1)") }
         if !(weightDecay >= 0) { throw fail("--weight_decay \(weightDecay) must be >= 0") }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { throw fail("--label_smoothing \(labelSmoothing) must be in [0, 1)") }
-        if !(lambdaVQ >= 0) || !(lambdaStop >= 0) || !(lambdaEntropy >= 0) || !(lambdaPointer >= 0)
-            || !(lambdaParaphrase >= 0) {
-            throw fail("--lambda_vq, --lambda_stop, --lambda_entropy, --lambda_pointer and --lambda_paraphrase must be >= 0")
+        for (flag, value) in [("--lambda_vq", lambdaVQ), ("--lambda_stop", lambdaStop), ("--lambda_entropy", lambdaEntropy),
+                              ("--lambda_pointer", lambdaPointer), ("--lambda_paraphrase", lambdaParaphrase)] where !(value >= 0) {
+            throw fail("\(flag) \(value) must be >= 0")
         }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }
