@@ -87,6 +87,8 @@ public final class ConceptModel {
     /// `WordPooling.attention`: the query scoring each word, [D].
     let bowQuery: Parameter?
     let ptr1: Linear?, ptr2: Linear?
+    /// `factoredOps`: reader -> (plus, minus, one, two), [D] -> [4].
+    let opFactors: Linear?
     let gain: Parameter
 
     /// Set false to cut the typed ops out of the decoder (the ablation).
@@ -184,6 +186,8 @@ public final class ConceptModel {
         } else {
             ptr1 = nil; ptr2 = nil
         }
+        opFactors = config.factoredOps != .off
+            ? try Linear(params, "ops.factors", D, Self.opFactorCount, std: 1 / Double(D).squareRoot(), rng: &rng) : nil
         let books = config.vqHeads + config.vqStages
         pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
         committedUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
@@ -379,6 +383,7 @@ public final class ConceptModel {
             try pointerForward(B: B, T: T)
         }
         if cfg.summaryPointers { try summaryPointersForward(B: B) }
+        if cfg.factoredOps != .off { try opFactorsForward(B: B, reader: reader, out: out) }
         if cfg.coupledPointers { try coupleColumns(out, rows: B, subtract: (from: cfg.slots, what: 0)) }
 
         // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.
@@ -518,6 +523,56 @@ public final class ConceptModel {
         try ptr2.backward(be, x: h, dY: dl, dX: dh, rows: B)
         try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
         try ptr1.backward(be, x: try ws.get("summary", B * D), dY: dh, dX: ds, rows: B)
+    }
+
+    // MARK: factored ops
+
+    static let opFactorCount = 4
+
+    /// Which factors (plus, minus, one, two) each step-1 op's logit sums: [4, unaryCount].
+    static let opFactorMatrix: [Float] = {
+        let ops = UnaryOp.allCases.count
+        var m = [Float](repeating: 0, count: opFactorCount * ops)
+        let plus = 0, minus = 1, one = 2, two = 3
+        for (op, factors) in [(UnaryOp.successor, [plus, one]), (.predecessor, [minus, one]),
+                              (.add2, [plus, two]), (.subtract2, [minus, two])] {
+            for f in factors { m[f * ops + op.rawValue] = 1 }
+        }
+        return m
+    }()
+
+    /// f = opFactors(reader): [B, 4]; out[:, op columns] += f [B, 4] x M [4, ops].
+    private func opFactorsForward(B: Int, reader: any DeviceBuffer, out: any DeviceBuffer) throws {
+        guard let opFactors else { throw ModelError.invalidConfig("op factor weights missing") }
+        let be = backend, F = Self.opFactorCount, ops = UnaryOp.allCases.count
+        let f = try ws.get("opf.f", B * F), m = try ws.get("opf.m", F * ops)
+        try be.upload(Self.opFactorMatrix, to: m)
+        try opFactors.forward(be, x: reader, y: f, rows: B)
+        if config.factoredOps == .only {
+            let zeros = try ws.get("opf.zeros", B * 4)
+            try be.fill(zeros, value: 0, offset: 0, count: B * 4)
+            try be.copy2D(zeros, srcOffset: 0, srcStride: 4, to: out, dstOffset: 2 * config.slots + UnaryOp.successor.rawValue,
+                          dstStride: config.outputWidth, rows: B, cols: 4)
+        }
+        try be.gemmStridedBatched(transA: false, transB: false, m: B, n: ops, k: F, alpha: 1,
+                                  a: f, aOffset: 0, lda: F, strideA: B * F, b: m, bOffset: 0, ldb: ops, strideB: F * ops,
+                                  beta: 1, c: out, cOffset: 2 * config.slots, ldc: config.outputWidth,
+                                  strideC: B * config.outputWidth, batch: 1)
+    }
+
+    /// df: [B, 4] = dOut[:, op columns] [B, ops] x M^T [ops, 4], kept for the reader's backward.
+    private func opFactorsGradient(B: Int, dOut: any DeviceBuffer) throws {
+        let be = backend, F = Self.opFactorCount, ops = UnaryOp.allCases.count
+        try be.gemmStridedBatched(transA: false, transB: true, m: B, n: F, k: ops, alpha: 1,
+                                  a: dOut, aOffset: 2 * config.slots, lda: config.outputWidth,
+                                  strideA: B * config.outputWidth, b: try ws.get("opf.m", F * ops), bOffset: 0,
+                                  ldb: ops, strideB: F * ops, beta: 0, c: try ws.get("opf.df", B * F), cOffset: 0,
+                                  ldc: F, strideC: B * F, batch: 1)
+        if config.factoredOps == .only {
+            // The controller's own logits there were overwritten: they get no gradient.
+            try takeColumns(dOut, rows: B, from: 2 * config.slots + UnaryOp.successor.rawValue, count: 4,
+                            into: try ws.get("opf.dropped", B * 4))
+        }
     }
 
     // MARK: paraphrase consistency
@@ -820,6 +875,8 @@ public final class ConceptModel {
         if let paraphrase = sv.paraphrase { try paraphraseBackward(count: paraphrase.count, scale: paraphrase.scale, dOut: dOut) }
         // B = B' - A in forward, so A' gets -dB as well as its own dA.
         if cfg.coupledPointers { try coupleColumns(dOut, rows: B, subtract: (from: 0, what: cfg.slots)) }
+        // Read before the summary pointers take (and zero) the op columns.
+        if cfg.factoredOps != .off { try opFactorsGradient(B: B, dOut: dOut) }
         if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }
         let words = cfg.readsWords
         let s = try ws.get("summary", B * D), ds = try ws.get("summary.grad", B * D)
@@ -840,6 +897,10 @@ public final class ConceptModel {
         let reader = words ? try ws.get("words.u", B * D) : s
         let dReader = words ? try ws.get("words.u.grad", B * D) : ds
         try be.copy2D(dHin, srcOffset: 0, srcStride: hinW, to: dReader, dstOffset: 0, dstStride: D, rows: B, cols: D)
+        if let opFactors {
+            try opFactors.backward(be, x: reader, dY: try ws.get("opf.df", B * Self.opFactorCount), dX: dReader,
+                                   rows: B, accumulateDX: true)
+        }
         // VQ loss lambda * (|sg(z) - e|^2 + beta |z - sg(e)|^2) / Dc, mean over the batch. Training
         // routes the gradient at a code to z (straight-through); exactGradients gives the true one.
         let straightThrough = !exactGradients

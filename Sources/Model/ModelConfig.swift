@@ -53,6 +53,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// frame, equal(successor(A), B) with the pointers swapped for another), so the pointers
     /// can learn "the first number" instead of reading the sentence.
     public var canonicalPrograms = false
+    /// The four arithmetic step-1 ops also get factored logits from the op reader (the word bag,
+    /// or the summary for the summary reader): logit(successor) += plus + one, predecessor +=
+    /// minus + one, add_2 += plus + two, subtract_2 += minus + two, where (plus, minus, one, two)
+    /// = Linear(reader). Direction and size are then read apart, so "plus" learned from "plus
+    /// one" carries over to "plus two" in a frame only successor used (`--factored_ops`).
+    /// `.only`: those four logits are the factors alone (the summary's own for them are dropped).
+    public var factoredOps: OpFactoring = .off
     /// What the op controller and the VQ heads read (see `OpReader`).
     public var opReader: OpReader = .summary
     /// How the word reader pools its words (see `WordPooling`).
@@ -129,6 +136,15 @@ public enum OpReader: String, Codable, CaseIterable, Sendable {
     /// relations (same parity, same tens, …) are then chosen by the words, while the op and
     /// the operands, whose meaning depends on word order, are chosen together by the summary.
     case hybrid
+}
+
+/// Whether and how the arithmetic step-1 ops get factored logits (`ModelConfig.factoredOps`).
+public enum OpFactoring: String, Codable, CaseIterable, Sendable {
+    case off
+    /// Factors added to the controller's own logits.
+    case added
+    /// Factors instead of the controller's own logits for the four arithmetic ops.
+    case only
 }
 
 /// How `OpReader.words` pools the embeddings of a question's words.

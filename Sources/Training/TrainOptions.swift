@@ -70,6 +70,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var canonicalPrograms = false
     /// B's pointer logits minus A's (`--coupled_pointers true|false`).
     public var coupledPointers = false
+    /// Direction and size factors of the arithmetic ops' logits (`--factored_ops off|added|only`).
+    public var factoredOps: OpFactoring = .off
     /// How the word reader pools (`--word_pool mean|attention`).
     public var wordPooling: WordPooling = .mean
     /// Whether the encoder sees each digit's number slot (`--slot_embeddings true|false`).
@@ -136,6 +138,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.encoderSeesSlots = slotEmbeddings
         c.wordPooling = wordPooling
         c.coupledPointers = coupledPointers
+        c.factoredOps = factoredOps
         c.canonicalPrograms = canonicalPrograms
         return c
     }

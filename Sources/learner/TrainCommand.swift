@@ -70,6 +70,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("slot_embeddings"), help: "Tell the encoder which number each digit belongs to: true or false.") var slotEmbeddings: Bool?
     @Option(name: .customLong("word_pool"), help: "How --op_reader words pools its words: mean or attention (a learned query).") var wordPool: String?
     @Option(name: .customLong("coupled_pointers"), help: "Operand B's pointer leans away from A's: true or false.") var coupledPointers: Bool?
+    @Option(name: .customLong("factored_ops"), help: "Arithmetic ops get direction (plus/minus) and size (one/two) logits read from the words: off, added (to the controller's) or only.") var factoredOps: String?
     @Option(name: .customLong("canonical_programs"), help: "One program per yes/no question (no smaller; no predecessor/subtract_2 before a relation): true or false.") var canonicalPrograms: Bool?
     @Option(name: .customLong("lambda_pointer"), help: "Penalty on the pointers' entropy, ramped in over the first half of the steps (0 = off).") var lambdaPointer: Float?
     @Option(name: .customLong("lambda_paraphrase"), help: "Half of each batch repeats the other half in another phrasing; each pair is asked for the same program (0 = off).") var lambdaParaphrase: Float?
@@ -122,6 +123,7 @@ struct TrainCommand: ParsableCommand {
         }
         if let subtract2Prior { o.subtract2Prior = subtract2Prior }
         if let coupledPointers { o.coupledPointers = coupledPointers }
+        if let factoredOps { o.factoredOps = try choice(factoredOps, flag: "--factored_ops", kind: "op factoring") }
         if let lambdaPointer { o.lambdaPointer = lambdaPointer }
         if let lambdaParaphrase { o.lambdaParaphrase = lambdaParaphrase }
         if let canonicalPrograms { o.canonicalPrograms = canonicalPrograms }

@@ -99,6 +99,14 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: false, coupled: true)
     }
 
+    /// Factored op logits (direction and size read from the op reader) with the hybrid reader,
+    /// whose summary controller also writes the op columns, and with the summary reader.
+    func testWholeModelGradientsWithFactoredOps() throws {
+        try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, coupled: true, factoredOps: .added)
+        try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, factoredOps: .only)
+        try checkWholeModelGradients(contentPointers: false, factoredOps: .only)
+    }
+
     /// Content pointers keyed by the words around each number: the two context tables get
     /// gradients (and the encoder none through the pointers).
     func testWholeModelGradientsWithLocalPointerKeys() throws {
@@ -134,7 +142,7 @@ final class ModelGradientTests: XCTestCase {
 
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
                                   pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false,
-                                  localKeys: Bool = false) throws {
+                                  localKeys: Bool = false, factoredOps: OpFactoring = .off) throws {
         // Fresh every run; MODEL_TEST_SEED replays a failure.
         let seed = ProcessInfo.processInfo.environment["MODEL_TEST_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 0...UInt64.max)
@@ -147,6 +155,7 @@ final class ModelGradientTests: XCTestCase {
         cfg.localPointerKeys = localKeys
         cfg.wordPooling = pooling
         cfg.coupledPointers = coupled
+        cfg.factoredOps = factoredOps
         let be = CPUBackend(threads: 1)
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
