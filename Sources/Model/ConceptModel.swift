@@ -385,6 +385,12 @@ public final class ConceptModel {
         if cfg.summaryPointers { try summaryPointersForward(B: B) }
         if cfg.factoredOps != .off { try opFactorsForward(B: B, reader: reader, out: out) }
         if cfg.coupledPointers { try coupleColumns(out, rows: B, subtract: (from: cfg.slots, what: 0)) }
+        if !cfg.offersSubtract2 {
+            let held = try ws.get("ops.sub2.held", B)
+            try be.fill(held, value: -30, offset: 0, count: B)
+            try be.copy2D(held, srcOffset: 0, srcStride: 1, to: out, dstOffset: 2 * cfg.slots + UnaryOp.subtract2.rawValue,
+                          dstStride: outW, rows: B, cols: 1)
+        }
 
         // Typed reasoner and decoder; writes the loss gradient at `out` straight into ctrl.dout.
         var spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
@@ -548,6 +554,7 @@ public final class ConceptModel {
         let f = try ws.get("opf.f", B * F), m = try ws.get("opf.m", F * ops)
         try be.upload(Self.opFactorMatrix, to: m)
         try opFactors.forward(be, x: reader, y: f, rows: B)
+        if config.factoredOps == .projected { try projectOpInteraction(out, B: B) }
         if config.factoredOps == .only {
             let zeros = try ws.get("opf.zeros", B * 4)
             try be.fill(zeros, value: 0, offset: 0, count: B * 4)
@@ -560,6 +567,20 @@ public final class ConceptModel {
                                   strideC: B * config.outputWidth, batch: 1)
     }
 
+    /// x[:, successor ... subtract_2] = x P with P = I - v v^T, v = (1, -1, -1, 1) / 2: [B, 4].
+    private func projectOpInteraction(_ x: any DeviceBuffer, B: Int) throws {
+        let be = backend, first = 2 * config.slots + UnaryOp.successor.rawValue, W = config.outputWidth
+        let v: [Float] = [0.5, -0.5, -0.5, 0.5]
+        var p = [Float](repeating: 0, count: 16)
+        for r in 0..<4 { for c in 0..<4 { p[r * 4 + c] = (r == c ? 1 : 0) - v[r] * v[c] } }
+        let pBuf = try ws.get("opf.p", 16), tmp = try ws.get("opf.proj", B * 4)
+        try be.upload(p, to: pBuf)
+        try be.gemmStridedBatched(transA: false, transB: false, m: B, n: 4, k: 4, alpha: 1,
+                                  a: x, aOffset: first, lda: W, strideA: B * W, b: pBuf, bOffset: 0, ldb: 4, strideB: 16,
+                                  beta: 0, c: tmp, cOffset: 0, ldc: 4, strideC: B * 4, batch: 1)
+        try be.copy2D(tmp, srcOffset: 0, srcStride: 4, to: x, dstOffset: first, dstStride: W, rows: B, cols: 4)
+    }
+
     /// df: [B, 4] = dOut[:, op columns] [B, ops] x M^T [ops, 4], kept for the reader's backward.
     private func opFactorsGradient(B: Int, dOut: any DeviceBuffer) throws {
         let be = backend, F = Self.opFactorCount, ops = UnaryOp.allCases.count
@@ -568,6 +589,8 @@ public final class ConceptModel {
                                   strideA: B * config.outputWidth, b: try ws.get("opf.m", F * ops), bOffset: 0,
                                   ldb: ops, strideB: F * ops, beta: 0, c: try ws.get("opf.df", B * F), cOffset: 0,
                                   ldc: F, strideC: B * F, batch: 1)
+        // The projection is symmetric: the controller's logits get P times the gradient.
+        if config.factoredOps == .projected { try projectOpInteraction(dOut, B: B) }
         if config.factoredOps == .only {
             // The controller's own logits there were overwritten: they get no gradient.
             try takeColumns(dOut, rows: B, from: 2 * config.slots + UnaryOp.successor.rawValue, count: 4,
@@ -875,6 +898,11 @@ public final class ConceptModel {
         if let paraphrase = sv.paraphrase { try paraphraseBackward(count: paraphrase.count, scale: paraphrase.scale, dOut: dOut) }
         // B = B' - A in forward, so A' gets -dB as well as its own dA.
         if cfg.coupledPointers { try coupleColumns(dOut, rows: B, subtract: (from: 0, what: cfg.slots)) }
+        // A held logit is a constant of the model: nothing upstream gets its gradient.
+        if !cfg.offersSubtract2 {
+            try takeColumns(dOut, rows: B, from: 2 * cfg.slots + UnaryOp.subtract2.rawValue, count: 1,
+                            into: try ws.get("ops.sub2.dropped", B))
+        }
         // Read before the summary pointers take (and zero) the op columns.
         if cfg.factoredOps != .off { try opFactorsGradient(B: B, dOut: dOut) }
         if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }

@@ -71,6 +71,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// subtract_2 of the other number, whose operand no longer sits next to the words that name
     /// the op; a negative prior keeps the forward op (`--subtract2_prior`).
     public var subtract2Prior: Float = 0
+    /// When false the step-1 op subtract_2 is not offered at all (its logit is held at -30 and
+    /// gets no gradient): no Grade 1 question needs it (add_2 of the other number says the same),
+    /// so every "two" frame must be read as add_2 and the pointers, not the op, say which number
+    /// is the smaller one (`--subtract2 false`).
+    public var offersSubtract2 = true
     /// Commitment weight inside the VQ loss.
     public var vqBeta: Float = 0.25
 
@@ -145,6 +150,11 @@ public enum OpFactoring: String, Codable, CaseIterable, Sendable {
     case added
     /// Factors instead of the controller's own logits for the four arithmetic ops.
     case only
+    /// Factors added, and the controller's own four logits keep no interaction term (projected
+    /// onto level + direction + size: x - v (v . x), v = (1, -1, -1, 1) / 2 over successor,
+    /// predecessor, add_2, subtract_2), so whatever the controller reads as "minus" for
+    /// "minus two" it also reads as "minus" for "minus one".
+    case projected
 }
 
 /// How `OpReader.words` pools the embeddings of a question's words.

@@ -78,6 +78,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var slotEmbeddings = true
     /// Initial logit bias of the subtract_2 op (`--subtract2_prior`).
     public var subtract2Prior: Float = 0
+    /// Whether step 1 offers subtract_2 (`--subtract2 true|false`).
+    public var offersSubtract2 = true
     /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
     /// Docs/ARCHITECTURE.md for exactly what is half).
     public var amp = false
@@ -135,6 +137,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.localPointerKeys = localPointerKeys
         c.opReader = opReader
         c.subtract2Prior = subtract2Prior
+        c.offersSubtract2 = offersSubtract2
         c.encoderSeesSlots = slotEmbeddings
         c.wordPooling = wordPooling
         c.coupledPointers = coupledPointers

@@ -66,6 +66,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Encoder position ids: words (index of the word) or segments (how many numbers came before).") var positions: String?
     @Option(help: "How the controller picks operands: slots (per-slot outputs), content (attention over the numbers' encodings) or local (attention over keys made of the words right around each number).") var pointers: String?
     @Option(name: .customLong("op_reader"), help: "What picks the ops: summary (the encoder's summary), words (an order-free bag of the question's words; pointers keep the summary) or hybrid (the relation from the words; the step-1 op and the pointers from the summary).") var opReader: String?
+    @Option(name: .customLong("subtract2"), help: "Whether step 1 offers the subtract_2 op: true or false.") var offersSubtract2: Bool?
     @Option(name: .customLong("subtract2_prior"), help: "Initial logit bias of the subtract_2 op (negative keeps the search on add_2).") var subtract2Prior: Float?
     @Option(name: .customLong("slot_embeddings"), help: "Tell the encoder which number each digit belongs to: true or false.") var slotEmbeddings: Bool?
     @Option(name: .customLong("word_pool"), help: "How --op_reader words pools its words: mean or attention (a learned query).") var wordPool: String?
@@ -122,6 +123,7 @@ struct TrainCommand: ParsableCommand {
             o.localPointerKeys = pointers == "local"
         }
         if let subtract2Prior { o.subtract2Prior = subtract2Prior }
+        if let offersSubtract2 { o.offersSubtract2 = offersSubtract2 }
         if let coupledPointers { o.coupledPointers = coupledPointers }
         if let factoredOps { o.factoredOps = try choice(factoredOps, flag: "--factored_ops", kind: "op factoring") }
         if let lambdaPointer { o.lambdaPointer = lambdaPointer }

@@ -105,6 +105,8 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, coupled: true, factoredOps: .added)
         try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, factoredOps: .only)
         try checkWholeModelGradients(contentPointers: false, factoredOps: .only)
+        try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, coupled: true, factoredOps: .projected,
+                                     subtract2: false)
     }
 
     /// Content pointers keyed by the words around each number: the two context tables get
@@ -142,7 +144,7 @@ final class ModelGradientTests: XCTestCase {
 
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
                                   pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false,
-                                  localKeys: Bool = false, factoredOps: OpFactoring = .off) throws {
+                                  localKeys: Bool = false, factoredOps: OpFactoring = .off, subtract2: Bool = true) throws {
         // Fresh every run; MODEL_TEST_SEED replays a failure.
         let seed = ProcessInfo.processInfo.environment["MODEL_TEST_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 0...UInt64.max)
@@ -156,6 +158,7 @@ final class ModelGradientTests: XCTestCase {
         cfg.wordPooling = pooling
         cfg.coupledPointers = coupled
         cfg.factoredOps = factoredOps
+        cfg.offersSubtract2 = subtract2
         let be = CPUBackend(threads: 1)
         let model = try ConceptModel(config: cfg, backend: be, seed: rng.next())
         model.exactGradients = true
