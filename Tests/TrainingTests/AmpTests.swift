@@ -64,11 +64,13 @@ final class AmpTests: XCTestCase {
         }
     }
 
-    /// N steps with and without amp from one seed: losses agree within 5% on every step and
-    /// 1.5% on average. Adam's first updates move every weight by about ±lr whatever its
-    /// gradient's size, so a gradient component whose sign fp16 rounding flips moves 2·lr; on
-    /// this tiny model that shifts the op choice of the hybrid reader by a few percent of the
-    /// loss for a step or two (seed 534: 2.7% at step 2, 0.8% on average), then it settles.
+    /// N steps with and without amp from one seed. The first three steps start from the same
+    /// weights, so fp16 rounding alone separates them: within 4% each. After that the tiny
+    /// model's training is chaotic (Adam moves every weight by about ±lr whatever its gradient's
+    /// size, so a component whose sign fp16 rounding flips moves 2·lr and can change the hybrid
+    /// reader's op choice for a step or two): over seeds 600-760 the worst single-step gap was
+    /// 8.5% (seed 618) and the worst median 1.7%, so the median must stay under 4% and no step
+    /// over 15%. A broken scale or cast shows from step 1 and fails the first bound.
     func testAmpTrainingTracksFP32() throws {
         for be in backends() {
             var o = TrainingTests.tinyOptions(seed: UInt64.random(in: 1...1000), dir: NSTemporaryDirectory())
@@ -76,13 +78,14 @@ final class AmpTests: XCTestCase {
             let plain = try Trainer(options: o, backend: be)
             o.amp = true
             let amp = try Trainer(options: o, backend: be)
-            var total = 0.0
+            var gaps: [Double] = []
             for step in 1...o.steps {
                 let a = try plain.trainStep().stats.loss, b = try amp.trainStep().stats.loss
-                XCTAssertEqual(a, b, accuracy: 0.05 * max(1, abs(a)), "\(be.description) step \(step) (seed \(o.seed))")
-                total += abs(a - b) / max(1, abs(a))
+                let gap = abs(a - b) / max(1, abs(a))
+                XCTAssertLessThan(gap, step <= 3 ? 0.04 : 0.15, "\(be.description) step \(step): fp32 \(a), amp \(b) (seed \(o.seed))")
+                gaps.append(gap)
             }
-            XCTAssertLessThan(total / Double(o.steps), 0.015, "\(be.description) mean relative loss gap (seed \(o.seed))")
+            XCTAssertLessThan(gaps.sorted()[gaps.count / 2], 0.04, "\(be.description) median relative loss gap (seed \(o.seed))")
             XCTAssertEqual(amp.skippedSteps, 0)
         }
     }
