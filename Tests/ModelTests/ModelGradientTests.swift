@@ -107,6 +107,9 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: false, factoredOps: .only)
         try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, coupled: true, factoredOps: .projected,
                                      subtract2: false)
+        // Round 5's configuration: word bag, keys from the words around each number, projected factors.
+        try checkWholeModelGradients(contentPointers: true, opReader: .words, coupled: true, localKeys: true,
+                                     factoredOps: .projected)
     }
 
     /// Content pointers keyed by the words around each number: the two context tables get
