@@ -64,8 +64,8 @@ final class AmpTests: XCTestCase {
         }
     }
 
-    /// N steps with and without amp from one seed. The first three steps start from the same
-    /// weights, so fp16 rounding alone separates them: within 4% each. After that the tiny
+    /// N steps with and without amp from one seed. Both start from the same weights, so over the
+    /// first three steps only fp16 rounding separates them: within 4% each. After that the tiny
     /// model's training is chaotic (Adam moves every weight by about ±lr whatever its gradient's
     /// size, so a component whose sign fp16 rounding flips moves 2·lr and can change the hybrid
     /// reader's op choice for a step or two): over seeds 600-760 the worst single-step gap was
