@@ -89,6 +89,9 @@ public final class ConceptModel {
     let ptr1: Linear?, ptr2: Linear?
     /// `factoredOps`: reader -> (plus, minus, one, two), [D] -> [4].
     let opFactors: Linear?
+    /// `localOps`: per-word op features of the words before a number (rows 0..<V) and after it
+    /// (rows V..<2V), [2V, localOpFeatures], and their bias, [localOpFeatures].
+    let localOpWords: Parameter?, localOpBias: Parameter?
     let gain: Parameter
 
     /// Set false to cut the typed ops out of the decoder (the ablation).
@@ -188,6 +191,18 @@ public final class ConceptModel {
         }
         opFactors = config.factoredOps != .off
             ? try Linear(params, "ops.factors", D, Self.opFactorCount, std: 1 / Double(D).squareRoot(), rng: &rng) : nil
+        if config.localOps != .off {
+            let F = Self.localOpFeatures
+            localOpWords = try params.make("ops.local.words", [2 * config.vocabSize, F], .normal(std: 0.02), decays: true, rng: &rng)
+            let bias = try params.make("ops.local.bias", [F], .zeros, decays: false, rng: &rng)
+            // The Occam prior again: a number with no op words around it keeps its value.
+            var b0 = [Float](repeating: 0, count: F)
+            b0[0] = config.identityPrior
+            try backend.upload(b0, to: bias.value)
+            localOpBias = bias
+        } else {
+            localOpWords = nil; localOpBias = nil
+        }
         let books = config.vqHeads + config.vqStages
         pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
         committedUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
@@ -385,6 +400,7 @@ public final class ConceptModel {
         if cfg.summaryPointers { try summaryPointersForward(B: B) }
         if cfg.factoredOps != .off { try opFactorsForward(B: B, reader: reader, out: out) }
         if cfg.coupledPointers { try coupleColumns(out, rows: B, subtract: (from: cfg.slots, what: 0)) }
+        if cfg.localOps != .off { try localOpsForward(batch, numbers: numbers, hard: hard, out: out) }
         if !cfg.offersSubtract2 {
             let held = try ws.get("ops.sub2.held", B)
             try be.fill(held, value: -30, offset: 0, count: B)
@@ -595,6 +611,134 @@ public final class ConceptModel {
             // The controller's own logits there were overwritten: they get no gradient.
             try takeColumns(dOut, rows: B, from: 2 * config.slots + UnaryOp.successor.rawValue, count: 4,
                             into: try ws.get("opf.dropped", B * 4))
+        }
+    }
+
+    // MARK: local ops
+
+    /// Op features a word can vote for: identity, plus, minus, one, two, between.
+    static let localOpFeatures = 6
+    /// Words read before and after each number by `localOps`.
+    static let localOpWindow = (before: 3, after: 2)
+
+    /// Which features each step-1 op's logit sums: [features, unaryCount]. The arithmetic ops
+    /// are direction + size, so "less" learned from "one less than" and "two" learned from
+    /// "two more than" read "two less than" as subtract_2.
+    static let localOpMatrix: [Float] = {
+        let ops = UnaryOp.allCases.count
+        var m = [Float](repeating: 0, count: localOpFeatures * ops)
+        let identity = 0, plus = 1, minus = 2, one = 3, two = 4, between = 5
+        for (op, features) in [(UnaryOp.identity, [identity]), (.successor, [plus, one]), (.predecessor, [minus, one]),
+                               (.add2, [plus, two]), (.subtract2, [minus, two]), (.between, [between])] {
+            for f in features { m[f * ops + op.rawValue] = 1 }
+        }
+        return m
+    }()
+
+    /// The words each number slot's op reads: up to `before` words right before the number and
+    /// `after` right after it, never crossing [CLS] or another number. Per slot, `before + after`
+    /// entries: the table row (word id before the number, V + word id after it) and the slot row
+    /// b * S + s its features sum into (B * S, a spare row, where the window runs out).
+    static func localOpWindows(_ batch: ModelBatch, slots S: Int, vocab V: Int,
+                               before: Int = localOpWindow.before, after: Int = localOpWindow.after)
+        -> (ids: [Int32], rows: [Int32]) {
+        let W = before + after, T = batch.seq, spare = Int32(batch.size * S)
+        var ids = [Int32](repeating: 0, count: batch.size * S * W), rows = [Int32](repeating: spare, count: ids.count)
+        for b in 0..<batch.size {
+            let len = min(T, Int(batch.lengths[b]))
+            func slot(_ t: Int) -> Int { Int(batch.slots[b * T + t]) }
+            for s in 1...S {
+                guard let first = (0..<len).first(where: { slot($0) == s }),
+                      let last = (0..<len).last(where: { slot($0) == s }) else { continue }
+                let base = (b * S + s - 1) * W
+                var k = 0, t = first - 1
+                while k < before, t >= 1, slot(t) == 0 {
+                    ids[base + k] = batch.tokens[b * T + t]; rows[base + k] = Int32(b * S + s - 1)
+                    k += 1; t -= 1
+                }
+                k = 0; t = last + 1
+                while k < after, t < len, slot(t) == 0 {
+                    ids[base + before + k] = Int32(V) + batch.tokens[b * T + t]; rows[base + before + k] = Int32(b * S + s - 1)
+                    k += 1; t += 1
+                }
+            }
+        }
+        return (ids, rows)
+    }
+
+    /// The step-1 op is read from the words around the number pointer A picks:
+    /// f[b, s] = bias + sum of the window words' features: [B*S, F]; L = f M: [B*S, ops];
+    /// piA = softmax(pointer A logits over present slots): [B, S] (one-hot at eval, as the
+    /// reasoner's argmax); op logits[b] = piA[b] [1, S] x L[b] [S, ops], written over out's op columns.
+    private func localOpsForward(_ batch: ModelBatch, numbers: [Int32], hard: Bool, out: any DeviceBuffer) throws {
+        guard let localOpWords, let localOpBias else { throw ModelError.invalidConfig("local op weights missing") }
+        let cfg = config, be = backend, B = batch.size, S = cfg.slots, F = Self.localOpFeatures
+        let U = UnaryOp.allCases.count, outW = cfg.outputWidth
+        let W = Self.localOpWindow.before + Self.localOpWindow.after
+        let (idList, rowList) = Self.localOpWindows(batch, slots: S, vocab: cfg.vocabSize)
+        let ids = try ws.get("lop.ids", B * S * W, .int32), rows = try ws.get("lop.rows", B * S * W, .int32)
+        try be.upload(idList, to: ids)
+        try be.upload(rowList, to: rows)
+        let e = try ws.get("lop.e", B * S * W * F), f = try ws.get("lop.f", (B * S + 1) * F)
+        try be.embeddingGather(table: localOpWords.read(), ids: ids, out: e, count: B * S * W, dim: F)
+        try be.fill(f, value: 0, offset: 0, count: (B * S + 1) * F)
+        try be.embeddingScatterAdd(dOut: e, ids: rows, dTable: f, count: B * S * W, dim: F)
+        try be.addBias(f, bias: localOpBias.read(), rows: B * S, cols: F)
+        let m = try ws.get("lop.m", F * U), L = try ws.get("lop.L", B * S * U)
+        try be.upload(Self.localOpMatrix, to: m)
+        try be.gemm(m: B * S, n: U, k: F, a: f, b: m, c: L)
+        // Empty slots get -30, as the reasoner leaves them out of its pointer softmax.
+        var mask = [Float](repeating: 0, count: B * S)
+        for b in 0..<B { for s in 0..<S where numbers[(b * S + s) * cfg.places] < 0 { mask[b * S + s] = -30 } }
+        let pa = try ws.get("lop.pa", B * S), pi = try ws.get("lop.pi", B * S), maskBuf = try ws.get("lop.mask", B * S)
+        try be.upload(mask, to: maskBuf)
+        try be.copy2D(out, srcOffset: 0, srcStride: outW, to: pa, dstOffset: 0, dstStride: S, rows: B, cols: S)
+        try be.add(pa, maskBuf, pa, count: B * S)
+        if hard { try be.scale(pa, by: 1000, count: B * S) }
+        try be.softmax(pa, pi, rows: B, cols: S)
+        try be.gemmStridedBatched(transA: false, transB: false, m: 1, n: U, k: S, alpha: 1,
+                                  a: pi, aOffset: 0, lda: S, strideA: S, b: L, bOffset: 0, ldb: U, strideB: S * U,
+                                  beta: cfg.localOps == .added ? 1 : 0, c: out, cOffset: 2 * S, ldc: outW, strideC: outW, batch: B)
+    }
+
+    /// Takes the op columns' gradient out of dOut (with `.replaced` the controller's own op
+    /// logits were overwritten and get none), adds piA's share to pointer A's columns and accumulates the word table's
+    /// and the bias's gradients.
+    private func localOpsBackward(B: Int, dOut: any DeviceBuffer) throws {
+        guard let localOpWords, let localOpBias else { throw ModelError.invalidConfig("local op weights missing") }
+        let cfg = config, be = backend, S = cfg.slots, F = Self.localOpFeatures
+        let U = UnaryOp.allCases.count, outW = cfg.outputWidth
+        let W = Self.localOpWindow.before + Self.localOpWindow.after
+        let dop = try ws.get("lop.dop", B * U)
+        if cfg.localOps == .added {
+            // The controller's own op logits are still summed in: they keep their gradient.
+            try be.copy2D(dOut, srcOffset: 2 * S, srcStride: outW, to: dop, dstOffset: 0, dstStride: U, rows: B, cols: U)
+        } else {
+            try takeColumns(dOut, rows: B, from: 2 * S, count: U, into: dop)
+        }
+        let pi = try ws.get("lop.pi", B * S), L = try ws.get("lop.L", B * S * U)
+        let dL = try ws.get("lop.dL", B * S * U), dpi = try ws.get("lop.dpi", B * S), dpa = try ws.get("lop.dpa", B * S)
+        // dL[b] = piA[b]^T [S, 1] x dop[b] [1, ops]; dpiA[b] = dop[b] [1, ops] x L[b]^T [ops, S].
+        try be.gemmStridedBatched(transA: true, transB: false, m: S, n: U, k: 1, alpha: 1,
+                                  a: pi, aOffset: 0, lda: S, strideA: S, b: dop, bOffset: 0, ldb: U, strideB: U,
+                                  beta: 0, c: dL, cOffset: 0, ldc: U, strideC: S * U, batch: B)
+        try be.gemmStridedBatched(transA: false, transB: true, m: 1, n: S, k: U, alpha: 1,
+                                  a: dop, aOffset: 0, lda: U, strideA: U, b: L, bOffset: 0, ldb: U, strideB: S * U,
+                                  beta: 0, c: dpi, cOffset: 0, ldc: S, strideC: S, batch: B)
+        try be.softmaxBackward(y: pi, dY: dpi, dX: dpa, rows: B, cols: S)
+        let dA = try ws.get("lop.dA", B * S)
+        try be.copy2D(dOut, srcOffset: 0, srcStride: outW, to: dA, dstOffset: 0, dstStride: S, rows: B, cols: S)
+        try be.add(dA, dpa, dA, count: B * S)
+        try be.copy2D(dA, srcOffset: 0, srcStride: S, to: dOut, dstOffset: 0, dstStride: outW, rows: B, cols: S)
+        // df = dL M^T: [B*S, F], and a zero spare row for the window entries that read no word.
+        let df = try ws.get("lop.df", (B * S + 1) * F), de = try ws.get("lop.de", B * S * W * F)
+        try be.gemm(transB: true, m: B * S, n: F, k: U, a: dL, b: try ws.get("lop.m", F * U), c: df)
+        try be.fill(df, value: 0, offset: B * S * F, count: F)
+        try be.embeddingGather(table: df, ids: try ws.get("lop.rows", B * S * W, .int32), out: de, count: B * S * W, dim: F)
+        try params.accumulatingGrads([localOpWords, localOpBias]) { g in
+            try be.embeddingScatterAdd(dOut: de, ids: try ws.get("lop.ids", B * S * W, .int32), dTable: g[0],
+                                       count: B * S * W, dim: F)
+            try be.biasBackward(dY: df, dBias: g[1], rows: B * S, cols: F)
         }
     }
 
@@ -903,6 +1047,8 @@ public final class ConceptModel {
             try takeColumns(dOut, rows: B, from: 2 * cfg.slots + UnaryOp.subtract2.rawValue, count: 1,
                             into: try ws.get("ops.sub2.dropped", B))
         }
+        // Before the pointers take their columns: the op's gradient adds to pointer A's.
+        if cfg.localOps != .off { try localOpsBackward(B: B, dOut: dOut) }
         // Read before the summary pointers take (and zero) the op columns.
         if cfg.factoredOps != .off { try opFactorsGradient(B: B, dOut: dOut) }
         if cfg.contentPointers { try takePointerGradients(B: B, dOut: dOut) }

@@ -60,6 +60,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// one" carries over to "plus two" in a frame only successor used (`--factored_ops`).
     /// `.only`: those four logits are the factors alone (the summary's own for them are dropped).
     public var factoredOps: OpFactoring = .off
+    /// The step-1 op is read from the words around the number pointer A picks (up to three
+    /// words before it and two after it, an additive vote per word for identity, plus, minus,
+    /// one, two and between), not from the whole question: "{a} plus two" and "two more than
+    /// {a}" tie the op to the number next to its words, wherever the frame puts that number
+    /// (`--local_ops`): `.replaced` drops the controller's own op logits, `.added` sums both.
+    public var localOps: LocalOps = .off
     /// What the op controller and the VQ heads read (see `OpReader`).
     public var opReader: OpReader = .summary
     /// How the word reader pools its words (see `WordPooling`).
@@ -93,6 +99,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         guard layers >= 1, maxLen >= 2, places >= 1, slots >= 1, vqHeads >= 1, vqStages >= 1,
               codes >= 2, codeDim >= 1, controllerHidden >= 1, ffnMult >= 1 else {
             throw fail("every model size must be positive (codes >= 2)")
+        }
+        if localOps != .off && factoredOps != .off {
+            throw fail("--local_ops \(localOps.rawValue) reads the op from the words around each number; it cannot take --factored_ops \(factoredOps.rawValue)")
         }
         if opReader == .hybrid && contentPointers {
             throw fail("--op_reader hybrid picks the op and the pointers with one summary controller; it cannot take --pointers content or local")
@@ -155,6 +164,15 @@ public enum OpFactoring: String, Codable, CaseIterable, Sendable {
     /// predecessor, add_2, subtract_2), so whatever the controller reads as "minus" for
     /// "minus two" it also reads as "minus" for "minus one".
     case projected
+}
+
+/// Whether the step-1 op is read from the words around pointer A's number (`ModelConfig.localOps`).
+public enum LocalOps: String, Codable, CaseIterable, Sendable {
+    case off
+    /// The local reading replaces the controller's op logits.
+    case replaced
+    /// The local reading is added to the controller's op logits.
+    case added
 }
 
 /// How `OpReader.words` pools the embeddings of a question's words.

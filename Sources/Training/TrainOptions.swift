@@ -72,6 +72,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var coupledPointers = false
     /// Direction and size factors of the arithmetic ops' logits (`--factored_ops off|added|only`).
     public var factoredOps: OpFactoring = .off
+    /// The step-1 op from the words around pointer A's number (`--local_ops off|replaced|added`).
+    public var localOps: LocalOps = .off
     /// How the word reader pools (`--word_pool mean|attention`).
     public var wordPooling: WordPooling = .mean
     /// Whether the encoder sees each digit's number slot (`--slot_embeddings true|false`).
@@ -142,6 +144,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.wordPooling = wordPooling
         c.coupledPointers = coupledPointers
         c.factoredOps = factoredOps
+        c.localOps = localOps
         c.canonicalPrograms = canonicalPrograms
         return c
     }

@@ -119,6 +119,34 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: true, opReader: .words, localKeys: true)
     }
 
+    /// The step-1 op read from the words around pointer A's number (`--local_ops`): the word
+    /// table and bias, and pointer A's extra gradient through the op mixture.
+    func testWholeModelGradientsWithLocalOps() throws {
+        try checkWholeModelGradients(contentPointers: true, opReader: .words, coupled: true, localKeys: true, localOps: .replaced)
+        try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, coupled: true, localOps: .added)
+        try checkWholeModelGradients(contentPointers: false, subtract2: false, localOps: .replaced)
+    }
+
+    /// Each slot's window holds the words right before and after its number, stopping at
+    /// [CLS] and at other numbers; after-words are offset by the vocabulary size.
+    func testLocalOpWindows() {
+        // [CLS] w20 w21 w22 w23 [12] w24 [5] w25 w26 w27 ; V = 30, windows of 3 before and 2 after.
+        let tokens: [Int32] = [2, 20, 21, 22, 23, 4, 5, 24, 8, 25, 26, 27, 0]
+        let slots: [Int32] = [0, 0, 0, 0, 0, 1, 1, 0, 2, 0, 0, 0, 0]
+        let batch = ModelBatch(size: 1, seq: tokens.count, tokens: tokens, places: slots.map { $0 > 0 ? 1 : 0 },
+                               slots: slots, lengths: [12], targets: nil)
+        let (ids, rows) = ConceptModel.localOpWindows(batch, slots: 3, vocab: 30, before: 3, after: 2)
+        XCTAssertEqual(ids.count, 15)
+        // Slot 1: 23, 22, 21 before; 24 after (then the next number stops it).
+        XCTAssertEqual(Array(ids[0..<5]), [23, 22, 21, 54, 0])
+        XCTAssertEqual(Array(rows[0..<5]), [0, 0, 0, 0, 3])
+        // Slot 2: 24 before (the previous number stops it); 25, 26 after.
+        XCTAssertEqual(Array(ids[5..<10]), [24, 0, 0, 55, 56])
+        XCTAssertEqual(Array(rows[5..<10]), [1, 3, 3, 1, 1])
+        // Slot 3 is empty: every entry goes to the spare row.
+        XCTAssertEqual(Array(rows[10..<15]), [3, 3, 3, 3, 3])
+    }
+
     /// Paraphrase consistency: rows 0/1 and 2/3 are paired (row 1 is row 0 with its numbers in
     /// the other order and other words), so program and pointer logits get the pair's gradient.
     func testWholeModelGradientsWithParaphrasePairs() throws {
@@ -147,7 +175,8 @@ final class ModelGradientTests: XCTestCase {
 
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
                                   pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false,
-                                  localKeys: Bool = false, factoredOps: OpFactoring = .off, subtract2: Bool = true) throws {
+                                  localKeys: Bool = false, factoredOps: OpFactoring = .off, subtract2: Bool = true,
+                                  localOps: LocalOps = .off) throws {
         // Fresh every run; MODEL_TEST_SEED replays a failure.
         let seed = ProcessInfo.processInfo.environment["MODEL_TEST_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 0...UInt64.max)
@@ -162,6 +191,7 @@ final class ModelGradientTests: XCTestCase {
         cfg.coupledPointers = coupled
         cfg.factoredOps = factoredOps
         cfg.offersSubtract2 = subtract2
+        cfg.localOps = localOps
         let be = CPUBackend(threads: 1)
         // A question whose encoding sits within ~1e-4 of a VQ boundary makes every encoder
         // tensor's difference cross it; then the check draws fresh weights and questions (up
@@ -227,6 +257,12 @@ final class ModelGradientTests: XCTestCase {
             XCTAssertEqual(context.count, localKeys ? 2 : 0)
             for p in context { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
             for p in queries { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
+        }
+        if localOps != .off {
+            // The word table and bias exist and got a gradient (so they were checked, not skipped).
+            let local = model.params.all.filter { $0.name.hasPrefix("ops.local.") }
+            XCTAssertEqual(local.count, 2)
+            for p in local { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
         if opReader != .summary {
             let added = model.params.all.filter { $0.name.hasPrefix("words.") || $0.name.hasPrefix("pointers.") }
