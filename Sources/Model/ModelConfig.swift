@@ -100,8 +100,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
               codes >= 2, codeDim >= 1, controllerHidden >= 1, ffnMult >= 1 else {
             throw fail("every model size must be positive (codes >= 2)")
         }
-        if localOps != .off && factoredOps != .off {
-            throw fail("--local_ops \(localOps.rawValue) reads the op from the words around each number; it cannot take --factored_ops \(factoredOps.rawValue)")
+        if localOps == .replaced && factoredOps != .off {
+            throw fail("--local_ops replaced drops the controller's op logits, so it cannot take --factored_ops \(factoredOps.rawValue) (use --local_ops added)")
         }
         if opReader == .hybrid && contentPointers {
             throw fail("--op_reader hybrid picks the op and the pointers with one summary controller; it cannot take --pointers content or local")

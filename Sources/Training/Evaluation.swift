@@ -17,6 +17,29 @@ public struct ScoredQuestion: Sendable {
     public var correct: Bool { prediction.answer == question.answer }
 }
 
+extension ScoredQuestion {
+    /// One JSON object: the question, the expected and the given answer, and the program the
+    /// model ran (op, relation, which numbers A and B are), for reading failures one by one.
+    public func jsonLine() throws -> String {
+        struct Line: Encodable {
+            var question: String, answer: String, predicted: String, correct: Bool, concept: String
+            var split: String, template: Int, operands: [Int], program: String
+            var op: String, relation: String?, a: Int?, b: Int?, slot_a: Int, slot_b: Int?, p_yes: Float?
+        }
+        let t = prediction.trace
+        let program = prediction.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), B)"
+        let line = Line(question: question.text, answer: question.answer.description, predicted: prediction.answer.description,
+                        correct: correct, concept: question.concept.rawValue, split: question.split.rawValue,
+                        template: question.template, operands: question.operands, program: program, op: t.unary.name,
+                        relation: prediction.isNumber ? nil : t.relation.name, a: t.operandA,
+                        b: prediction.isNumber ? nil : t.operandB, slot_a: t.slotA + 1,
+                        slot_b: prediction.isNumber ? nil : t.slotB + 1, p_yes: prediction.isNumber ? nil : prediction.pYes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(line), as: UTF8.self)
+    }
+}
+
 /// The original project's report for one set of questions.
 public struct SplitReport: Codable, Sendable {
     public var overall: Double
@@ -194,12 +217,15 @@ public struct Evaluator {
         return generator.generate(split: split, count: perConcept * Concept.allCases.count, rng: &rng)
     }
 
+    /// `scored`, when given, receives every scored question of every split.
     public func report(generator: LessonGenerator, perConcept: Int, seed: UInt64,
-                       splits: [Split] = Split.allCases) throws -> EvalReport {
+                       splits: [Split] = Split.allCases, scored: ((ScoredQuestion) throws -> Void)? = nil) throws -> EvalReport {
         var reports: [String: SplitReport] = [:]
         for split in splits where generator.canGenerate(split) {
             let qs = Self.evalSet(generator: generator, split: split, perConcept: perConcept, seed: seed)
-            reports[split.rawValue] = SplitReport(try score(qs))
+            let results = try score(qs)
+            if let scored { try results.forEach(scored) }
+            reports[split.rawValue] = SplitReport(results)
         }
         return EvalReport(splits: reports)
     }

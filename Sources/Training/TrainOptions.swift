@@ -74,6 +74,10 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var factoredOps: OpFactoring = .off
     /// The step-1 op from the words around pointer A's number (`--local_ops off|replaced|added`).
     public var localOps: LocalOps = .off
+    /// Fraction of the steps, at the start, that train on the counting concepts alone
+    /// (`--count_first`): questions with one number and a number answer, where the words
+    /// around the number name its op with no other reading, before any relation is asked.
+    public var countFirst: Float = 0
     /// How the word reader pools (`--word_pool mean|attention`).
     public var wordPooling: WordPooling = .mean
     /// Whether the encoder sees each digit's number slot (`--slot_embeddings true|false`).
@@ -153,6 +157,11 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         LossSettings(labelSmoothing: labelSmoothing, lambdaVQ: lambdaVQ, lambdaStop: lambdaStop)
     }
 
+    /// The concepts that step `step` (1-based) trains on; nil for all of them.
+    public func concepts(step: Int) -> [Concept]? {
+        Float(step - 1) < countFirst * Float(steps) ? Concept.counting : nil
+    }
+
     /// Loss settings at 1-based step `step` (the entropy bonus anneals).
     public func lossSettings(step: Int) -> LossSettings {
         var l = lossSettings
@@ -180,6 +189,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
                               ("--lambda_pointer", lambdaPointer), ("--lambda_paraphrase", lambdaParaphrase)] where !(value >= 0) {
             throw fail("\(flag) \(value) must be >= 0")
         }
+        if !(countFirst >= 0 && countFirst < 1) { throw fail("--count_first \(countFirst) must be in [0, 1)") }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }
         if dModel < 1 || heads < 1 || dModel % heads != 0 {

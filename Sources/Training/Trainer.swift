@@ -93,7 +93,8 @@ public final class Trainer {
     /// nothing but the gradient norm (for clipping) comes back from the device.
     @discardableResult
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
-        var questions = generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
+        var questions = generator.generate(split: .train, count: options.batchSize,
+                                           concepts: options.concepts(step: step + 1), rng: &dataRNG)
         var partners: [Int32]?
         if options.lambdaParaphrase > 0 {
             // Rows 2i and 2i + 1: one question in two train phrasings (adjacent, so an even

@@ -17,6 +17,8 @@ struct EvalCommand: ParsableCommand {
     var questions: String?
     @Flag(help: "Print one JSON object instead of the text report.")
     var json = false
+    @Option(help: "Also write every scored question with the program the model ran to this JSONL file.")
+    var predictions: String?
     @Flag(name: .customLong("live_weights"), help: "Use the live weights instead of the EMA weights.")
     var liveWeights = false
     @OptionGroup var deviceOptions: DeviceOptions
@@ -27,6 +29,8 @@ struct EvalCommand: ParsableCommand {
         let (model, batcher, options, step) = try Checkpoint.loadModel(URL(fileURLWithPath: checkpoint), backend: backend,
                                                                         ema: !liveWeights)
         let evaluator = Evaluator(model: model, batcher: batcher)
+        var lines: [String] = []
+        let keep: ((ScoredQuestion) throws -> Void)? = predictions == nil ? nil : { lines.append(try $0.jsonLine()) }
         let report: EvalReport
         if let questions {
             let qs = try QuestionFile.read(URL(fileURLWithPath: questions))
@@ -35,10 +39,20 @@ struct EvalCommand: ParsableCommand {
                 let list = unknown.sorted { $0.value > $1.value }.prefix(10).map { "\($0.key) (\($0.value))" }
                 FileHandle.standardError.write(Data("note: \(unknown.count) unknown words read as [UNK]: \(list.joined(separator: ", "))\n".utf8))
             }
-            report = EvalReport(splits: ["questions": SplitReport(try evaluator.score(qs))])
+            let results = try evaluator.score(qs)
+            if let keep { try results.forEach(keep) }
+            report = EvalReport(splits: ["questions": SplitReport(results)])
         } else {
             let generator = LessonGenerator(config: options.lessonConfig)
-            report = try evaluator.report(generator: generator, perConcept: 8 * evalBatches, seed: options.seed)
+            report = try evaluator.report(generator: generator, perConcept: 8 * evalBatches, seed: options.seed, scored: keep)
+        }
+        if let predictions {
+            let text = lines.map { $0 + "\n" }.joined()
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: predictions), options: .atomic)
+            } catch {
+                throw ValidationError("--predictions \(predictions): cannot write the file (\(error.localizedDescription))")
+            }
         }
         if json {
             print(try report.json())

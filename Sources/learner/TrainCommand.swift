@@ -73,6 +73,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("coupled_pointers"), help: "Operand B's pointer leans away from A's: true or false.") var coupledPointers: Bool?
     @Option(name: .customLong("factored_ops"), help: "Arithmetic ops get direction (plus/minus) and size (one/two) logits read from the words: off, added (to the controller's) or only.") var factoredOps: String?
     @Option(name: .customLong("local_ops"), help: "Read the step-1 op from the words around the number pointer A picks: off, replaced (instead of the controller's op) or added (to it).") var localOps: String?
+    @Option(name: .customLong("count_first"), help: "Fraction of the steps, at the start, that train on the counting concepts alone (0 = off).") var countFirst: Float?
     @Option(name: .customLong("canonical_programs"), help: "One program per yes/no question (no smaller; no predecessor/subtract_2 before a relation): true or false.") var canonicalPrograms: Bool?
     @Option(name: .customLong("lambda_pointer"), help: "Penalty on the pointers' entropy, ramped in over the first half of the steps (0 = off).") var lambdaPointer: Float?
     @Option(name: .customLong("lambda_paraphrase"), help: "Half of each batch repeats the other half in another phrasing; each pair is asked for the same program (0 = off).") var lambdaParaphrase: Float?
@@ -128,6 +129,7 @@ struct TrainCommand: ParsableCommand {
         if let coupledPointers { o.coupledPointers = coupledPointers }
         if let factoredOps { o.factoredOps = try choice(factoredOps, flag: "--factored_ops", kind: "op factoring") }
         if let localOps { o.localOps = try choice(localOps, flag: "--local_ops", kind: "local op reading") }
+        if let countFirst { o.countFirst = countFirst }
         if let lambdaPointer { o.lambdaPointer = lambdaPointer }
         if let lambdaParaphrase { o.lambdaParaphrase = lambdaParaphrase }
         if let canonicalPrograms { o.canonicalPrograms = canonicalPrograms }

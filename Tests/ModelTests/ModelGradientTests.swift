@@ -125,6 +125,8 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: true, opReader: .words, coupled: true, localKeys: true, localOps: .replaced)
         try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, coupled: true, localOps: .added)
         try checkWholeModelGradients(contentPointers: false, subtract2: false, localOps: .replaced)
+        try checkWholeModelGradients(contentPointers: true, opReader: .words, coupled: true, localKeys: true,
+                                     factoredOps: .projected, localOps: .added)
     }
 
     /// Each slot's window holds the words right before and after its number, stopping at

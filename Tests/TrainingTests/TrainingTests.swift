@@ -126,6 +126,34 @@ final class TrainingTests: XCTestCase {
         XCTAssertNotNil(splits["heldout"]?["concepts"] as? [String: Any])
     }
 
+    /// `learner eval --predictions`: one JSON line per scored question, with the answer given and
+    /// the program run; A and B are numbers of the question, and `correct` matches the answers.
+    func testPredictionLinesNameTheProgramAndItsOperands() throws {
+        let dir = try makeTempDir()
+        let t = try Trainer(options: Self.tinyOptions(seed: UInt64.random(in: 1...1000), dir: dir.path),
+                            backend: CPUBackend(threads: 1))
+        let evaluator = Evaluator(model: t.model, batcher: t.batcher)
+        var lines: [String] = []
+        let report = try evaluator.report(generator: t.generator, perConcept: 3, seed: 5, splits: [.train, .phrasing]) {
+            lines.append(try $0.jsonLine())
+        }
+        XCTAssertEqual(lines.count, report.splits.values.reduce(0) { $0 + $1.total })
+        var right = 0
+        for line in lines {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let text = obj["question"] as! String, isNumber = obj["relation"] == nil
+            let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            XCTAssertTrue(numbers.contains(obj["a"] as! Int), line)
+            if !isNumber { XCTAssertTrue(numbers.contains(obj["b"] as! Int), line) }
+            let program = obj["program"] as! String
+            XCTAssertTrue(program.contains(obj["op"] as! String), line)
+            XCTAssertEqual(obj["correct"] as! Bool, obj["answer"] as! String == obj["predicted"] as! String, line)
+            XCTAssertTrue(["train", "phrasing"].contains(obj["split"] as! String), line)
+            if obj["correct"] as! Bool { right += 1 }
+        }
+        XCTAssertEqual(right, report.splits.values.reduce(0) { $0 + $1.correct })
+    }
+
     func testBadOptionsAreRejectedWithOneLine() {
         var o = TrainOptions.quick
         o.dModel = 30; o.heads = 4
@@ -133,6 +161,26 @@ final class TrainingTests: XCTestCase {
         o = .quick; o.lr = -1
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--lr")) }
         XCTAssertThrowsError(try TrainOptions.preset("huge")) { XCTAssertTrue("\($0)".contains("unknown preset 'huge'")) }
+        o = .quick; o.countFirst = 1
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--count_first 1.0")) }
+    }
+
+    /// `--count_first F`: the first F of the steps draw counting questions only, then every concept.
+    func testCountFirstTrainsOnCountingAlone() throws {
+        var o = TrainOptions.quick
+        o.steps = 10; o.countFirst = 0.3
+        XCTAssertEqual((1...10).map { o.concepts(step: $0) == nil }, [false, false, false] + Array(repeating: true, count: 7))
+        XCTAssertEqual(o.concepts(step: 1), Concept.counting)
+        o.countFirst = 0
+        XCTAssertNil(o.concepts(step: 1))
+        // A trainer's first step then sees only number answers.
+        let dir = try makeTempDir()
+        var tiny = Self.tinyOptions(seed: 9, dir: dir.path)
+        tiny.countFirst = 0.5
+        let t = try Trainer(options: tiny, backend: CPUBackend(threads: 1))
+        var rng = SplitMix64(seed: 1)
+        let qs = t.generator.generate(split: .train, count: 30, concepts: tiny.concepts(step: 1), rng: &rng)
+        XCTAssertTrue(qs.allSatisfy { !$0.concept.isYesNo })
     }
 }
 
