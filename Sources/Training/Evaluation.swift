@@ -18,6 +18,27 @@ public struct ScoredQuestion: Sendable {
 }
 
 extension ScoredQuestion {
+    /// Names of the question's operands in the order of its concept's definition (Docs/LESSONS.md).
+    var operandNames: [String] {
+        switch question.concept {
+        case .equality: return question.operands.count == 3 ? ["n", "n+2", "m"] : ["n", "m"]
+        case .countAfter, .countBefore, .countBetween: return ["n", "m"]
+        default: return ["a", "b"]
+        }
+    }
+
+    /// The program run, with each operand named by its role, e.g. "equal(subtract_2(b), a)";
+    /// "?" where the pointer sat on a number that is not an operand.
+    public var programWithRoles: String {
+        let t = prediction.trace
+        func role(_ value: Int?) -> String {
+            guard let value, let i = question.operands.firstIndex(of: value), i < operandNames.count else { return "?" }
+            return operandNames[i]
+        }
+        let a = "\(t.unary.name)(\(role(t.operandA)))"
+        return prediction.isNumber ? a : "\(t.relation.name)(\(a), \(role(t.operandB)))"
+    }
+
     /// One JSON object: the question, the expected and the given answer, and the program the
     /// model ran (op, relation, which numbers A and B are), for reading failures one by one.
     public func jsonLine() throws -> String {
@@ -40,6 +61,41 @@ extension ScoredQuestion {
     }
 }
 
+/// One phrasing's score and the program the model ran most often on it.
+public struct PhrasingTally: Codable, Equatable, Sendable {
+    public var concept: String
+    public var phrasing: String
+    public var correct: Int
+    public var total: Int
+    /// The most common `ScoredQuestion.programWithRoles`, and on how many questions it ran.
+    public var program: String
+    public var programCount: Int
+    public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+
+    enum CodingKeys: String, CodingKey {
+        case concept, phrasing, correct, total, program, programCount = "program_count"
+    }
+
+    /// Per generated phrasing (concept and template index), weakest first.
+    static func tallies(_ scored: [ScoredQuestion]) -> [PhrasingTally] {
+        var groups: [String: (concept: Concept, template: Int, tally: Tally, programs: [String: Int])] = [:]
+        for s in scored {
+            let texts = Templates.phrasings(s.question.concept)
+            guard texts.indices.contains(s.question.template) else { continue }
+            let key = "\(s.question.concept.rawValue)#\(s.question.template)"
+            var g = groups[key] ?? (s.question.concept, s.question.template, Tally(), [:])
+            g.tally.add(s.correct)
+            g.programs[s.programWithRoles, default: 0] += 1
+            groups[key] = g
+        }
+        return groups.values.map { g in
+            let top = g.programs.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!
+            return PhrasingTally(concept: g.concept.rawValue, phrasing: Templates.phrasings(g.concept)[g.template],
+                                 correct: g.tally.correct, total: g.tally.total, program: top.key, programCount: top.value)
+        }.sorted { ($0.accuracy, $0.concept, $0.phrasing) < ($1.accuracy, $1.concept, $1.phrasing) }
+    }
+}
+
 /// The original project's report for one set of questions.
 public struct SplitReport: Codable, Sendable {
     public var overall: Double
@@ -54,13 +110,17 @@ public struct SplitReport: Codable, Sendable {
     public var close: Tally
     public var far: Tally
     public var samples: [String]
+    /// Generated questions only: every phrasing's score and the program run most, weakest first.
+    public var phrasings: [PhrasingTally]?
 
     enum CodingKeys: String, CodingKey {
         case overall, correct, total, concepts, thresholds, bestThreshold = "best_threshold"
-        case bestThresholdAccuracy = "best_threshold_accuracy", close, far, samples
+        case bestThresholdAccuracy = "best_threshold_accuracy", close, far, samples, phrasings
     }
 
-    public init(_ scored: [ScoredQuestion], samples sampleCount: Int = 6) {
+    /// `byPhrasing`: the questions come from the generator, so their template indices name phrasings.
+    public init(_ scored: [ScoredQuestion], samples sampleCount: Int = 6, byPhrasing: Bool = false) {
+        phrasings = byPhrasing ? PhrasingTally.tallies(scored) : nil
         var concepts: [String: Tally] = [:]
         var all = Tally(), close = Tally(), far = Tally()
         for s in scored {
@@ -139,6 +199,9 @@ public struct EvalReport: Codable, Sendable {
         return String(decoding: try enc.encode(self), as: UTF8.self)
     }
 
+    /// The per-phrasing lines of the text report list the phrasings under the mastery bar.
+    static let phrasingBar = 0.98
+
     static let splitTitles = [
         "train": "train numbers, train phrasings",
         "heldout": "held-out numbers (never trained on)",
@@ -168,6 +231,19 @@ public struct EvalReport: Codable, Sendable {
             if r.close.total + r.far.total > 0 {
                 out += String(format: "greater/smaller close |a-b|<=1: %.4f (%d/%d)  far: %.4f (%d/%d)\n",
                               r.close.accuracy, r.close.correct, r.close.total, r.far.accuracy, r.far.correct, r.far.total)
+            }
+            if let phrasings = r.phrasings {
+                let weak = phrasings.filter { $0.accuracy < Self.phrasingBar }
+                if weak.isEmpty {
+                    out += String(format: "every phrasing at %.2f or above\n", Self.phrasingBar)
+                } else {
+                    out += String(format: "phrasings under %.2f (accuracy, phrasing, the program run most):\n", Self.phrasingBar)
+                    for p in weak.prefix(10) {
+                        out += String(format: "  %.2f  %@: \"%@\"  %@ (%d/%d)\n", p.accuracy, p.concept as NSString,
+                                      p.phrasing as NSString, p.program as NSString, p.programCount, p.total)
+                    }
+                    if weak.count > 10 { out += "  ... and \(weak.count - 10) more (--json lists them all)\n" }
+                }
             }
             out += "samples:\n" + r.samples.map { "  " + $0 }.joined(separator: "\n") + "\n\n"
         }
@@ -225,7 +301,7 @@ public struct Evaluator {
             let qs = Self.evalSet(generator: generator, split: split, perConcept: perConcept, seed: seed)
             let results = try score(qs)
             if let scored { try results.forEach(scored) }
-            reports[split.rawValue] = SplitReport(results)
+            reports[split.rawValue] = SplitReport(results, byPhrasing: true)
         }
         return EvalReport(splits: reports)
     }

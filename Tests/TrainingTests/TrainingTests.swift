@@ -1,7 +1,7 @@
 import Compute
 import Curriculum
 import Foundation
-import Model
+@testable import Model
 import XCTest
 @testable import Training
 
@@ -152,6 +152,34 @@ final class TrainingTests: XCTestCase {
             if obj["correct"] as! Bool { right += 1 }
         }
         XCTAssertEqual(right, report.splits.values.reduce(0) { $0 + $1.correct })
+        // Per phrasing: the tallies add up to the split, name real phrasings of their concept, and
+        // come weakest first; the text report lists those under the bar.
+        for (name, split) in report.splits {
+            let phrasings = try XCTUnwrap(split.phrasings, name)
+            XCTAssertEqual(phrasings.reduce(0) { $0 + $1.total }, split.total)
+            XCTAssertEqual(phrasings.reduce(0) { $0 + $1.correct }, split.correct)
+            XCTAssertEqual(phrasings.map(\.accuracy), phrasings.map(\.accuracy).sorted())
+            for p in phrasings {
+                XCTAssertTrue(Templates.phrasings(Concept(rawValue: p.concept)!).contains(p.phrasing), p.phrasing)
+                XCTAssertTrue(p.programCount >= 1 && p.programCount <= p.total)
+            }
+            if let weakest = phrasings.first, weakest.accuracy < 0.98 {
+                XCTAssertTrue(report.text().contains(weakest.phrasing), "the text report should list \(weakest.phrasing)")
+            }
+        }
+    }
+
+    /// Programs name operands by role: a question whose numbers are known gets them back by name.
+    func testProgramWithRolesNamesOperands() {
+        let q = Question(text: "Is 7 two less than 9?", answer: .yes, concept: .add2, operands: [7, 9], split: .phrasing, template: 10)
+        let trace = ReasoningTrace(operandA: 9, operandB: 7, slotA: 1, slotB: 0, unary: .subtract2, relation: .equal,
+                                   pStop: 0, codes: [])
+        let p = Prediction(isNumber: false, yes: true, pYes: 0.9, number: 0, trace: trace)
+        XCTAssertEqual(ScoredQuestion(question: q, prediction: p).programWithRoles, "equal(subtract_2(b), a)")
+        let count = Question(text: "What comes after 4?", answer: .number(5), concept: .countAfter, operands: [4], split: .train, template: 0)
+        let t2 = ReasoningTrace(operandA: 4, operandB: nil, slotA: 0, slotB: 0, unary: .successor, relation: .equal, pStop: 1, codes: [])
+        let p2 = Prediction(isNumber: true, yes: false, pYes: 0, number: 5, trace: t2)
+        XCTAssertEqual(ScoredQuestion(question: count, prediction: p2).programWithRoles, "successor(n)")
     }
 
     func testBadOptionsAreRejectedWithOneLine() {
