@@ -76,21 +76,29 @@ public struct PhrasingTally: Codable, Equatable, Sendable {
         case concept, phrasing, correct, total, program, programCount = "program_count"
     }
 
-    /// Per generated phrasing (concept and template index), weakest first.
+    /// Per generated phrasing (concept and template index; equality also per expression), weakest first.
     static func tallies(_ scored: [ScoredQuestion]) -> [PhrasingTally] {
-        var groups: [String: (concept: Concept, template: Int, tally: Tally, programs: [String: Int])] = [:]
+        var groups: [String: (concept: Concept, phrasing: String, tally: Tally, programs: [String: Int])] = [:]
         for s in scored {
-            let texts = Templates.phrasings(s.question.concept)
-            guard texts.indices.contains(s.question.template) else { continue }
-            let key = "\(s.question.concept.rawValue)#\(s.question.template)"
-            var g = groups[key] ?? (s.question.concept, s.question.template, Tally(), [:])
+            let q = s.question, texts = Templates.phrasings(q.concept)
+            guard texts.indices.contains(q.template) else { continue }
+            var phrasing = texts[q.template]
+            // An equality frame is listed once per expression: each needs its own op.
+            if q.concept == .equality, let n = q.operands.first, let e = Templates.Expression.allCases.first(where: {
+                q.text.contains($0.text.replacingOccurrences(of: "{n}", with: String(n))
+                    .replacingOccurrences(of: "{k}", with: String(n + 2)))
+            }) {
+                phrasing = phrasing.replacingOccurrences(of: "{X}", with: e.text)
+            }
+            let key = "\(q.concept.rawValue)#\(phrasing)"
+            var g = groups[key] ?? (q.concept, phrasing, Tally(), [:])
             g.tally.add(s.correct)
             g.programs[s.programWithRoles, default: 0] += 1
             groups[key] = g
         }
         return groups.values.map { g in
             let top = g.programs.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!
-            return PhrasingTally(concept: g.concept.rawValue, phrasing: Templates.phrasings(g.concept)[g.template],
+            return PhrasingTally(concept: g.concept.rawValue, phrasing: g.phrasing,
                                  correct: g.tally.correct, total: g.tally.total, program: top.key, programCount: top.value)
         }.sorted { ($0.accuracy, $0.concept, $0.phrasing) < ($1.accuracy, $1.concept, $1.phrasing) }
     }

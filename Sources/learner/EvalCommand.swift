@@ -25,6 +25,15 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         guard evalBatches >= 1 else { throw ValidationError("--eval_batches \(evalBatches) must be at least 1") }
+        if let predictions {
+            // Fail before the eval runs, not after it.
+            let folder = URL(fileURLWithPath: predictions).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue,
+                  FileManager.default.isWritableFile(atPath: folder) else {
+                throw ValidationError("--predictions \(predictions): folder \(folder) does not exist or is not writable")
+            }
+        }
         let backend = try deviceOptions.backend()
         let (model, batcher, options, step) = try Checkpoint.loadModel(URL(fileURLWithPath: checkpoint), backend: backend,
                                                                         ema: !liveWeights)

@@ -160,7 +160,12 @@ final class TrainingTests: XCTestCase {
             XCTAssertEqual(phrasings.reduce(0) { $0 + $1.correct }, split.correct)
             XCTAssertEqual(phrasings.map(\.accuracy), phrasings.map(\.accuracy).sorted())
             for p in phrasings {
-                XCTAssertTrue(Templates.phrasings(Concept(rawValue: p.concept)!).contains(p.phrasing), p.phrasing)
+                let frames = Templates.phrasings(Concept(rawValue: p.concept)!)
+                let expanded = frames.flatMap { f in
+                    [f] + Templates.Expression.allCases.map { f.replacingOccurrences(of: "{X}", with: $0.text) }
+                }
+                XCTAssertTrue(expanded.contains(p.phrasing), p.phrasing)
+                XCTAssertFalse(p.phrasing.contains("{X}"), "equality is listed per expression: \(p.phrasing)")
                 XCTAssertTrue(p.programCount >= 1 && p.programCount <= p.total)
             }
             if let weakest = phrasings.first, weakest.accuracy < 0.98 {
