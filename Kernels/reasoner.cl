@@ -2,7 +2,7 @@
 // ReasonerSpec). One work-item per question; a line-for-line port of CPUBackend.reasonerRow, so
 // the two backends agree to rounding. Sizes are runtime arguments; the private arrays are sized
 // for the limits below, which the host checks before launching.
-#define MAX_SLOTS 8
+#define MAX_SLOTS 12
 #define MAX_PLACES 8
 #define NU 6
 #define NR 7

@@ -7,7 +7,7 @@ import Foundation
 /// Limits of `Backend.reasoner` shared by both backends (the OpenCL kernel sizes its private
 /// arrays from them).
 enum ReasonerLimits {
-    static let maxSlots = 8
+    static let maxSlots = 12
     static let maxPlaces = 8
     /// The step of the first five unary ops, in `ReasonerSpec` order: identity, +1, -1, +2, -2
     /// (the sixth, between, is computed from the other numbers).

@@ -39,6 +39,8 @@ public struct ReasoningTrace: Sendable {
     public var slotA: Int
     public var slotB: Int
     public var unary: UnaryOp
+    /// The op on operand B (`positionalPrograms`; identity otherwise).
+    public var unaryB: UnaryOp = .identity
     public var relation: Relation
     public var pStop: Float
     public var codes: [Int]
@@ -191,7 +193,7 @@ public final class ConceptModel {
         }
         opFactors = config.factoredOps != .off
             ? try Linear(params, "ops.factors", D, Self.opFactorCount, std: 1 / Double(D).squareRoot(), rng: &rng) : nil
-        if config.localOps != .off {
+        if config.localOps != .off || config.positionalPrograms {
             let F = Self.localOpFeatures
             localOpWords = try params.make("ops.local.words", [2 * config.vocabSize, F], .normal(std: 0.02), decays: true, rng: &rng)
             let bias = try params.make("ops.local.bias", [F], .zeros, decays: false, rng: &rng)
@@ -314,7 +316,8 @@ public final class ConceptModel {
         try be.upload(batch.slots.map { min(max($0, 0), Int32(cfg.slots + 1)) }, to: slotIds)
         try be.upload(batch.lengths.map { min(max($0, 1), Int32(T)) }, to: lengths)
         try be.upload((0..<B).map { Int32($0 * T) }, to: clsIds)
-        let numbers = readNumbers(batch)
+        let real = readNumbers(batch)
+        let numbers = cfg.positionalPrograms ? Self.positionalNumbers(real, slots: cfg.slots, places: cfg.places) : real
         try be.upload(numbers, to: numbersBuf)
         try be.upload(Self.encodeTargets(batch.targets, count: B), to: targetsBuf)
 
@@ -401,6 +404,7 @@ public final class ConceptModel {
         if cfg.factoredOps != .off { try opFactorsForward(B: B, reader: reader, out: out) }
         if cfg.coupledPointers { try coupleColumns(out, rows: B, subtract: (from: cfg.slots, what: 0)) }
         if cfg.localOps != .off { try localOpsForward(batch, numbers: numbers, hard: hard, out: out) }
+        if cfg.positionalPrograms { try positionalForward(batch, real: real, out: out) }
         if !cfg.offersSubtract2 {
             let held = try ws.get("ops.sub2.held", B)
             try be.fill(held, value: -30, offset: 0, count: B)
@@ -441,7 +445,7 @@ public final class ConceptModel {
             let diff = try be.download(try ws.get("para.diff", paraphrase.count), offset: 0, count: paraphrase.count)
             stats.paraphraseLoss = Double(loss.lambdaParaphrase) * diff.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(B)
         }
-        return try readResults(batch: batch, numbers: numbers, loss: loss, stats: stats)
+        return try readResults(batch: batch, numbers: real, loss: loss, stats: stats)
     }
 
     // MARK: word-bag reader (OpReader.words)
@@ -671,22 +675,9 @@ public final class ConceptModel {
     /// piA = softmax(pointer A logits over present slots): [B, S] (one-hot at eval, as the
     /// reasoner's argmax); op logits[b] = piA[b] [1, S] x L[b] [S, ops], written over out's op columns.
     private func localOpsForward(_ batch: ModelBatch, numbers: [Int32], hard: Bool, out: any DeviceBuffer) throws {
-        guard let localOpWords, let localOpBias else { throw ModelError.invalidConfig("local op weights missing") }
-        let cfg = config, be = backend, B = batch.size, S = cfg.slots, F = Self.localOpFeatures
+        let cfg = config, be = backend, B = batch.size, S = cfg.slots
         let U = UnaryOp.allCases.count, outW = cfg.outputWidth
-        let W = Self.localOpWindow.before + Self.localOpWindow.after
-        let (idList, rowList) = Self.localOpWindows(batch, slots: S, vocab: cfg.vocabSize)
-        let ids = try ws.get("lop.ids", B * S * W, .int32), rows = try ws.get("lop.rows", B * S * W, .int32)
-        try be.upload(idList, to: ids)
-        try be.upload(rowList, to: rows)
-        let e = try ws.get("lop.e", B * S * W * F), f = try ws.get("lop.f", (B * S + 1) * F)
-        try be.embeddingGather(table: localOpWords.read(), ids: ids, out: e, count: B * S * W, dim: F)
-        try be.fill(f, value: 0, offset: 0, count: (B * S + 1) * F)
-        try be.embeddingScatterAdd(dOut: e, ids: rows, dTable: f, count: B * S * W, dim: F)
-        try be.addBias(f, bias: localOpBias.read(), rows: B * S, cols: F)
-        let m = try ws.get("lop.m", F * U), L = try ws.get("lop.L", B * S * U)
-        try be.upload(Self.localOpMatrix, to: m)
-        try be.gemm(m: B * S, n: U, k: F, a: f, b: m, c: L)
+        let L = try localOpLogits(batch)
         // Empty slots get -30, as the reasoner leaves them out of its pointer softmax.
         var mask = [Float](repeating: 0, count: B * S)
         for b in 0..<B { for s in 0..<S where numbers[(b * S + s) * cfg.places] < 0 { mask[b * S + s] = -30 } }
@@ -701,14 +692,52 @@ public final class ConceptModel {
                                   beta: cfg.localOps == .added ? 1 : 0, c: out, cOffset: 2 * S, ldc: outW, strideC: outW, batch: B)
     }
 
+    /// Op logits of every number slot from the words around it: f[b, s] = bias + the window
+    /// words' features: [B*S, F]; L = f M: [B*S, ops].
+    private func localOpLogits(_ batch: ModelBatch) throws -> any DeviceBuffer {
+        guard let localOpWords, let localOpBias else { throw ModelError.invalidConfig("local op weights missing") }
+        let cfg = config, be = backend, B = batch.size, S = cfg.slots, F = Self.localOpFeatures
+        let U = UnaryOp.allCases.count
+        let W = Self.localOpWindow.before + Self.localOpWindow.after
+        let (idList, rowList) = Self.localOpWindows(batch, slots: S, vocab: cfg.vocabSize)
+        let ids = try ws.get("lop.ids", B * S * W, .int32), rows = try ws.get("lop.rows", B * S * W, .int32)
+        try be.upload(idList, to: ids)
+        try be.upload(rowList, to: rows)
+        let e = try ws.get("lop.e", B * S * W * F), f = try ws.get("lop.f", (B * S + 1) * F)
+        try be.embeddingGather(table: localOpWords.read(), ids: ids, out: e, count: B * S * W, dim: F)
+        try be.fill(f, value: 0, offset: 0, count: (B * S + 1) * F)
+        try be.embeddingScatterAdd(dOut: e, ids: rows, dTable: f, count: B * S * W, dim: F)
+        try be.addBias(f, bias: localOpBias.read(), rows: B * S, cols: F)
+        let m = try ws.get("lop.m", F * U), L = try ws.get("lop.L", B * S * U)
+        try be.upload(Self.localOpMatrix, to: m)
+        try be.gemm(m: B * S, n: U, k: F, a: f, b: m, c: L)
+        return L
+    }
+
+    /// dL: [B*S, ops] -> the word table's and the bias's gradients.
+    private func localOpLogitsBackward(B: Int, dL: any DeviceBuffer) throws {
+        guard let localOpWords, let localOpBias else { throw ModelError.invalidConfig("local op weights missing") }
+        let cfg = config, be = backend, S = cfg.slots, F = Self.localOpFeatures
+        let U = UnaryOp.allCases.count
+        let W = Self.localOpWindow.before + Self.localOpWindow.after
+        // df = dL M^T: [B*S, F], and a zero spare row for the window entries that read no word.
+        let df = try ws.get("lop.df", (B * S + 1) * F), de = try ws.get("lop.de", B * S * W * F)
+        try be.gemm(transB: true, m: B * S, n: F, k: U, a: dL, b: try ws.get("lop.m", F * U), c: df)
+        try be.fill(df, value: 0, offset: B * S * F, count: F)
+        try be.embeddingGather(table: df, ids: try ws.get("lop.rows", B * S * W, .int32), out: de, count: B * S * W, dim: F)
+        try params.accumulatingGrads([localOpWords, localOpBias]) { g in
+            try be.embeddingScatterAdd(dOut: de, ids: try ws.get("lop.ids", B * S * W, .int32), dTable: g[0],
+                                       count: B * S * W, dim: F)
+            try be.biasBackward(dY: df, dBias: g[1], rows: B * S, cols: F)
+        }
+    }
+
     /// Takes the op columns' gradient out of dOut (with `.replaced` the controller's own op
     /// logits were overwritten and get none), adds piA's share to pointer A's columns and accumulates the word table's
     /// and the bias's gradients.
     private func localOpsBackward(B: Int, dOut: any DeviceBuffer) throws {
-        guard let localOpWords, let localOpBias else { throw ModelError.invalidConfig("local op weights missing") }
-        let cfg = config, be = backend, S = cfg.slots, F = Self.localOpFeatures
+        let cfg = config, be = backend, S = cfg.slots
         let U = UnaryOp.allCases.count, outW = cfg.outputWidth
-        let W = Self.localOpWindow.before + Self.localOpWindow.after
         let dop = try ws.get("lop.dop", B * U)
         if cfg.localOps == .added {
             // The controller's own op logits are still summed in: they keep their gradient.
@@ -730,16 +759,90 @@ public final class ConceptModel {
         try be.copy2D(dOut, srcOffset: 0, srcStride: outW, to: dA, dstOffset: 0, dstStride: S, rows: B, cols: S)
         try be.add(dA, dpa, dA, count: B * S)
         try be.copy2D(dA, srcOffset: 0, srcStride: S, to: dOut, dstOffset: 0, dstStride: outW, rows: B, cols: S)
-        // df = dL M^T: [B*S, F], and a zero spare row for the window entries that read no word.
-        let df = try ws.get("lop.df", (B * S + 1) * F), de = try ws.get("lop.de", B * S * W * F)
-        try be.gemm(transB: true, m: B * S, n: F, k: U, a: dL, b: try ws.get("lop.m", F * U), c: df)
-        try be.fill(df, value: 0, offset: B * S * F, count: F)
-        try be.embeddingGather(table: df, ids: try ws.get("lop.rows", B * S * W, .int32), out: de, count: B * S * W, dim: F)
-        try params.accumulatingGrads([localOpWords, localOpBias]) { g in
-            try be.embeddingScatterAdd(dOut: de, ids: try ws.get("lop.ids", B * S * W, .int32), dTable: g[0],
-                                       count: B * S * W, dim: F)
-            try be.biasBackward(dY: df, dBias: g[1], rows: B * S, cols: F)
+        try localOpLogitsBackward(B: B, dL: dL)
+    }
+
+    // MARK: positional programs
+
+    /// With `positionalPrograms` the reasoner's slots are virtual: slots 0..<ops hold each op
+    /// applied to the question's first number, slots ops..<2 ops each op applied to its last
+    /// number (-1 where the op has no value, which the reasoner treats as an empty slot). Pointer
+    /// A then picks the first number's op and B the last number's, and the reasoner's own op is
+    /// held at identity: relation(op_A(first), op_B(last)), or op_A(first) for a number answer.
+    /// real: [B, S, P] digits of the numbers as read -> [B, S, P] virtual.
+    static func positionalNumbers(_ real: [Int32], slots S: Int, places P: Int) -> [Int32] {
+        let U = UnaryOp.allCases.count
+        var out = [Int32](repeating: -1, count: real.count)
+        let B = real.count / (S * P)
+        for b in 0..<B {
+            let present = (0..<S).compactMap { k -> Digits? in
+                let d = real[((b * S + k) * P)..<((b * S + k + 1) * P)]
+                return d.first! < 0 ? nil : Digits(digits: d.map(Int.init))
+            }
+            guard let first = present.first, let last = present.last else { continue }
+            for (base, x) in [(0, first), (U, last)] {
+                let others = present.filter { $0 != x } + (present.filter { $0 == x }.count > 1 ? [x] : [])
+                for (k, op) in UnaryOp.allCases.enumerated() {
+                    guard let v = op.apply(x, others: others) else { continue }
+                    for p in 0..<P { out[(b * S + base + k) * P + p] = Int32(v.digits[p]) }
+                }
+            }
         }
+        return out
+    }
+
+    /// Rows of the local op logits L: [B*S, ops] of each question's first and last number.
+    static func firstAndLastRows(_ real: [Int32], slots S: Int, places P: Int) -> (first: [Int32], last: [Int32]) {
+        let B = real.count / (S * P)
+        var first = [Int32](repeating: 0, count: B), last = first
+        for b in 0..<B {
+            let present = (0..<S).filter { real[(b * S + $0) * P] >= 0 }
+            first[b] = Int32(b * S + (present.first ?? 0))
+            last[b] = Int32(b * S + (present.last ?? 0))
+        }
+        return (first, last)
+    }
+
+    /// Writes pointer A = [L(first), -30...], pointer B = [-30 x ops, L(last), -30...] and the
+    /// reasoner's op logits = identity 0, the rest -30, over out: [B, outW].
+    private func positionalForward(_ batch: ModelBatch, real: [Int32], out: any DeviceBuffer) throws {
+        let cfg = config, be = backend, B = batch.size, S = cfg.slots, U = UnaryOp.allCases.count
+        let outW = cfg.outputWidth
+        let L = try localOpLogits(batch)
+        let (firstRows, lastRows) = Self.firstAndLastRows(real, slots: S, places: cfg.places)
+        let fr = try ws.get("pos.first", B, .int32), lr = try ws.get("pos.last", B, .int32)
+        try be.upload(firstRows, to: fr)
+        try be.upload(lastRows, to: lr)
+        let block = try ws.get("pos.block", B * S), la = try ws.get("pos.la", B * U)
+        let parts: [(Int, any DeviceBuffer)] = [(0, fr), (1, lr)]
+        for (o, rows) in parts {
+            try be.embeddingGather(table: L, ids: rows, out: la, count: B, dim: U)
+            try be.fill(block, value: -30, offset: 0, count: B * S)
+            try be.copy2D(la, srcOffset: 0, srcStride: U, to: block, dstOffset: o * U, dstStride: S, rows: B, cols: U)
+            try be.copy2D(block, srcOffset: 0, srcStride: S, to: out, dstOffset: o * S, dstStride: outW, rows: B, cols: S)
+        }
+        var ops = [Float](repeating: -30, count: B * U)
+        for b in 0..<B { ops[b * U + UnaryOp.identity.rawValue] = 0 }
+        let opsBuf = try ws.get("pos.ops", B * U)
+        try be.upload(ops, to: opsBuf)
+        try be.copy2D(opsBuf, srcOffset: 0, srcStride: U, to: out, dstOffset: 2 * S, dstStride: outW, rows: B, cols: U)
+    }
+
+    /// Takes the pointer and op columns' gradients out of dOut (all were overwritten) and sends
+    /// the first and last numbers' shares back to the local op logits.
+    private func positionalBackward(B: Int, dOut: any DeviceBuffer) throws {
+        let cfg = config, be = backend, S = cfg.slots, U = UnaryOp.allCases.count
+        try takeColumns(dOut, rows: B, from: 2 * S, count: U, into: try ws.get("pos.dops", B * U))
+        let dL = try ws.get("lop.dL", B * S * U), dl = try ws.get("pos.dl", B * U), block = try ws.get("pos.dblock", B * S)
+        try be.fill(dL, value: 0, offset: 0, count: B * S * U)
+        let parts: [(Int, String)] = [(0, "pos.first"), (1, "pos.last")]
+        for (o, name) in parts {
+            let ids = try ws.get(name, B, .int32)
+            try takeColumns(dOut, rows: B, from: o * S, count: S, into: block)
+            try be.copy2D(block, srcOffset: o * U, srcStride: S, to: dl, dstOffset: 0, dstStride: U, rows: B, cols: U)
+            try be.embeddingScatterAdd(dOut: dl, ids: ids, dTable: dL, count: B, dim: U)
+        }
+        try localOpLogitsBackward(B: B, dL: dL)
     }
 
     // MARK: paraphrase consistency
@@ -965,14 +1068,24 @@ public final class ConceptModel {
             entropy += Double(r[2]) / Double(B)
             pointerEntropy += Double(r[9]) / Double(B)
             if r[3] > 0.5 { stats.correct += 1 }
-            let slotA = Int(trace[4 * b]), slotB = Int(trace[4 * b + 1])
+            var slotA = Int(trace[4 * b]), slotB = Int(trace[4 * b + 1])
+            var unary = UnaryOp(rawValue: Int(trace[4 * b + 2])) ?? .identity, unaryB = UnaryOp.identity
+            if cfg.positionalPrograms {
+                // Virtual slots: A's slot is the first number's op, B's the last number's.
+                let U = UnaryOp.allCases.count
+                let present = (0..<cfg.slots).filter { numbers[(b * cfg.slots + $0) * cfg.places] >= 0 }
+                unary = UnaryOp(rawValue: slotA) ?? .identity
+                unaryB = UnaryOp(rawValue: slotB - U) ?? .identity
+                slotA = present.first ?? 0
+                slotB = present.last ?? 0
+            }
             func value(_ slot: Int) -> Int? {
                 guard slot >= 0, slot < cfg.slots, numbers[(b * cfg.slots + slot) * cfg.places] >= 0 else { return nil }
                 let d = (0..<cfg.places).map { Int(numbers[(b * cfg.slots + slot) * cfg.places + $0]) }
                 return Digits(digits: d).value
             }
             let t = ReasoningTrace(operandA: value(slotA), operandB: value(slotB), slotA: slotA, slotB: slotB,
-                                   unary: UnaryOp(rawValue: Int(trace[4 * b + 2])) ?? .identity,
+                                   unary: unary, unaryB: unaryB,
                                    relation: Relation(rawValue: Int(trace[4 * b + 3])) ?? .equal,
                                    pStop: r[8], codes: codes.map { Int($0[b]) })
             preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t))
@@ -1047,6 +1160,7 @@ public final class ConceptModel {
             try takeColumns(dOut, rows: B, from: 2 * cfg.slots + UnaryOp.subtract2.rawValue, count: 1,
                             into: try ws.get("ops.sub2.dropped", B))
         }
+        if cfg.positionalPrograms { try positionalBackward(B: B, dOut: dOut) }
         // Before the pointers take their columns: the op's gradient adds to pointer A's.
         if cfg.localOps != .off { try localOpsBackward(B: B, dOut: dOut) }
         // Read before the summary pointers take (and zero) the op columns.

@@ -66,6 +66,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// {a}" tie the op to the number next to its words, wherever the frame puts that number
     /// (`--local_ops`): `.replaced` drops the controller's own op logits, `.added` sums both.
     public var localOps: LocalOps = .off
+    /// Programs compare the question's first and last numbers, each with its own op read from the
+    /// words around it: relation(op1(first), op2(last)), or op1(first) for a number answer.
+    /// Nothing picks operands, so no program can swap them for an inverse op on the other number
+    /// (`--programs positional`). Needs `slots` = 2 x the op count (virtual slots, see
+    /// `ConceptModel.positionalNumbers`).
+    public var positionalPrograms = false
     /// What the op controller and the VQ heads read (see `OpReader`).
     public var opReader: OpReader = .summary
     /// How the word reader pools its words (see `WordPooling`).
@@ -100,6 +106,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
               codes >= 2, codeDim >= 1, controllerHidden >= 1, ffnMult >= 1 else {
             throw fail("every model size must be positive (codes >= 2)")
         }
+        if positionalPrograms && (slots != 2 * UnaryOp.allCases.count || localOps != .off || contentPointers) {
+            throw fail("--programs positional needs \(2 * UnaryOp.allCases.count) virtual slots and no --local_ops or content pointers")
+        }
         if localOps == .replaced && factoredOps != .off {
             throw fail("--local_ops replaced drops the controller's op logits, so it cannot take --factored_ops \(factoredOps.rawValue) (use --local_ops added)")
         }
@@ -113,7 +122,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     var outputWidth: Int { 2 * slots + UnaryOp.allCases.count + Relation.allCases.count + 1 + 2 + places * 10 }
     /// The word-bag reader takes its pointers from the summary through a controller of its own,
     /// unless content pointers (queried by the op controller) pick them.
-    var summaryPointers: Bool { readsWords && !contentPointers }
+    var summaryPointers: Bool { readsWords && !contentPointers && !positionalPrograms }
     /// Whether the word-bag reader exists (`words` or `hybrid`).
     var readsWords: Bool { opReader != .summary }
     /// Leading output columns the summary's own controller writes: the pointers, and for

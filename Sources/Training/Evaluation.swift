@@ -36,7 +36,8 @@ extension ScoredQuestion {
             return operandNames[i]
         }
         let a = "\(t.unary.name)(\(role(t.operandA)))"
-        return prediction.isNumber ? a : "\(t.relation.name)(\(a), \(role(t.operandB)))"
+        let b = t.unaryB == .identity ? role(t.operandB) : "\(t.unaryB.name)(\(role(t.operandB)))"
+        return prediction.isNumber ? a : "\(t.relation.name)(\(a), \(b))"
     }
 
     /// One JSON object: the question, the expected and the given answer, and the program the
@@ -48,7 +49,8 @@ extension ScoredQuestion {
             var op: String, relation: String?, a: Int?, b: Int?, slot_a: Int, slot_b: Int?, p_yes: Float?
         }
         let t = prediction.trace
-        let program = prediction.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), B)"
+        let b = t.unaryB == .identity ? "B" : "\(t.unaryB.name)(B)"
+        let program = prediction.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), \(b))"
         let line = Line(question: question.text, answer: question.answer.description, predicted: prediction.answer.description,
                         correct: correct, concept: question.concept.rawValue, split: question.split.rawValue,
                         template: question.template, operands: question.operands, program: program, op: t.unary.name,

@@ -74,10 +74,17 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var factoredOps: OpFactoring = .off
     /// The step-1 op from the words around pointer A's number (`--local_ops off|replaced|added`).
     public var localOps: LocalOps = .off
+    /// relation(op(first), op(last)) with ops from the words around each (`--programs positional`).
+    public var positionalPrograms = false
     /// Fraction of the steps, at the start, that train on the counting concepts alone
     /// (`--count_first`): questions with one number and a number answer, where the words
     /// around the number name its op with no other reading, before any relation is asked.
     public var countFirst: Float = 0
+    /// Fraction of the steps, from the start, before the comparisons and digit relations join
+    /// (`--arith_first`): after the counting stage and until then, counting plus the concepts a
+    /// program answers with `equal` (successor, predecessor, add_2, equality), so "plus two" and
+    /// "two more than" are learned as ops before "more than" can be taken for a comparison.
+    public var arithFirst: Float = 0
     /// How the word reader pools (`--word_pool mean|attention`).
     public var wordPooling: WordPooling = .mean
     /// Whether the encoder sees each digit's number slot (`--slot_embeddings true|false`).
@@ -149,6 +156,10 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.coupledPointers = coupledPointers
         c.factoredOps = factoredOps
         c.localOps = localOps
+        if positionalPrograms {
+            c.positionalPrograms = true
+            c.slots = 2 * UnaryOp.allCases.count
+        }
         c.canonicalPrograms = canonicalPrograms
         return c
     }
@@ -159,7 +170,10 @@ public struct TrainOptions: Codable, Equatable, Sendable {
 
     /// The concepts that step `step` (1-based) trains on; nil for all of them.
     public func concepts(step: Int) -> [Concept]? {
-        Float(step - 1) < countFirst * Float(steps) ? Concept.counting : nil
+        let at = Float(step - 1)
+        if at < countFirst * Float(steps) { return Concept.counting }
+        if at < arithFirst * Float(steps) { return Concept.counting + [.successor, .predecessor, .add2, .equality] }
+        return nil
     }
 
     /// Loss settings at 1-based step `step` (the entropy bonus anneals).
@@ -190,6 +204,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
             throw fail("\(flag) \(value) must be >= 0")
         }
         if !(countFirst >= 0 && countFirst < 1) { throw fail("--count_first \(countFirst) must be in [0, 1)") }
+        if !(arithFirst >= 0 && arithFirst < 1) { throw fail("--arith_first \(arithFirst) must be in [0, 1)") }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }
         if dModel < 1 || heads < 1 || dModel % heads != 0 {

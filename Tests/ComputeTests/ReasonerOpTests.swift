@@ -398,12 +398,16 @@ struct ReasonerChecks {
         try check(ReasonerSpec(slots: 8, places: 8, hard: false, labelSmoothing: 0.1, lambdaEntropy: 0.02, lossScale: 0.3),
                   rows: 24, "eight slots, eight places")
         try check(ReasonerSpec(slots: 8, places: 2, hard: true, labelSmoothing: 0.1), rows: 24, "hard, eight slots")
+        // The most slots there are: `--programs positional` runs on 12 virtual slots.
+        try check(ReasonerSpec(slots: 12, places: 4, hard: false, labelSmoothing: 0.1, lambdaEntropy: 0.02), rows: 24,
+                  "twelve slots")
+        try check(ReasonerSpec(slots: 12, places: 3, hard: true, labelSmoothing: 0.1), rows: 24, "hard, twelve slots")
         try check(ReasonerSpec(slots: 3, places: 4, hard: false), rows: 1, "one row")
     }
 
     mutating func rejects() throws {
         let c = makeCase(ReasonerSpec(slots: 2, places: 2, hard: false), rows: 2)
-        for bad in [ReasonerSpec(slots: 9, places: 2, hard: false), ReasonerSpec(slots: 0, places: 2, hard: false),
+        for bad in [ReasonerSpec(slots: 13, places: 2, hard: false), ReasonerSpec(slots: 0, places: 2, hard: false),
                     ReasonerSpec(slots: 2, places: 9, hard: false)] {
             var cc = c
             cc.spec = bad

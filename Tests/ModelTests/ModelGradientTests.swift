@@ -129,6 +129,29 @@ final class ModelGradientTests: XCTestCase {
                                      factoredOps: .projected, localOps: .added)
     }
 
+    /// `--programs positional`: the first and last numbers' ops from their words, through the
+    /// reasoner's virtual slots.
+    func testWholeModelGradientsWithPositionalPrograms() throws {
+        try checkWholeModelGradients(contentPointers: false, opReader: .words, positional: true)
+    }
+
+    /// Virtual slots: each op of the first number, then each op of the last one; -1 where an op
+    /// has no value (predecessor of 0, between with no number two away).
+    func testPositionalNumbers() {
+        // One question: 0 and 2 (places 2) in slots 0 and 1 of 12.
+        let S = 12, P = 2
+        var real = [Int32](repeating: -1, count: S * P)
+        real[0] = 0; real[1] = 0; real[2] = 2; real[3] = 0
+        let v = ConceptModel.positionalNumbers(real, slots: S, places: P)
+        func value(_ k: Int) -> Int? { v[k * P] < 0 ? nil : Int(v[k * P]) + 10 * Int(v[k * P + 1]) }
+        // First = 0: id 0, +1, -1 none, +2, -2 none, between 1.
+        XCTAssertEqual((0..<6).map(value), [0, 1, nil, 2, nil, 1])
+        // Last = 2: id 2, 3, 1, 4, 0, between 1.
+        XCTAssertEqual((6..<12).map(value), [2, 3, 1, 4, 0, 1])
+        let rows = ConceptModel.firstAndLastRows(real, slots: S, places: P)
+        XCTAssertEqual(rows.first, [0]); XCTAssertEqual(rows.last, [1])
+    }
+
     /// Each slot's window holds the words right before and after its number, stopping at
     /// [CLS] and at other numbers; after-words are offset by the vocabulary size.
     func testLocalOpWindows() {
@@ -178,7 +201,7 @@ final class ModelGradientTests: XCTestCase {
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
                                   pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false,
                                   localKeys: Bool = false, factoredOps: OpFactoring = .off, subtract2: Bool = true,
-                                  localOps: LocalOps = .off) throws {
+                                  localOps: LocalOps = .off, positional: Bool = false) throws {
         // Fresh every run; MODEL_TEST_SEED replays a failure.
         let seed = ProcessInfo.processInfo.environment["MODEL_TEST_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 0...UInt64.max)
@@ -194,6 +217,7 @@ final class ModelGradientTests: XCTestCase {
         cfg.factoredOps = factoredOps
         cfg.offersSubtract2 = subtract2
         cfg.localOps = localOps
+        if positional { cfg.positionalPrograms = true; cfg.slots = 2 * UnaryOp.allCases.count }
         let be = CPUBackend(threads: 1)
         // A question whose encoding sits within ~1e-4 of a VQ boundary makes every encoder
         // tensor's difference cross it; then the check draws fresh weights and questions (up
@@ -220,7 +244,7 @@ final class ModelGradientTests: XCTestCase {
             for p in model.params.all {
                 let g = try be.download(p.grad)
                 let x0 = try be.download(p.value)
-                var done = false
+                var done = false, missed = false
                 for attempt in 0..<10 where !done {
                     let v = (0..<p.count).map { _ in Float(rng.normal()) }
                     // A question near a VQ boundary makes large steps cross it (then the attempt is
@@ -243,6 +267,10 @@ final class ModelGradientTests: XCTestCase {
                     let numeric = (4 * differences[1] - differences[0]) / 3
                     let analytic = zip(g, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
                     let err = abs(numeric - analytic) / max(1e-2, abs(numeric) + abs(analytic))
+                    // The loss is float32: on a tiny directional derivative its rounding can cost a
+                    // few percent (seed 1079400145337716885 gave 5.2% at one step size and under 5% at
+                    // three others). One fresh direction decides; a wrong gradient misses both.
+                    if err >= 5e-2 && !missed { missed = true; continue }
                     XCTAssertLessThan(err, 5e-2, "\(p.name): analytic \(analytic) numeric \(numeric) (seed \(seed))")
                     done = true
                     checked += 1
@@ -260,7 +288,7 @@ final class ModelGradientTests: XCTestCase {
             for p in context { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
             for p in queries { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
-        if localOps != .off {
+        if localOps != .off || positional {
             // The word table and bias exist and got a gradient (so they were checked, not skipped).
             let local = model.params.all.filter { $0.name.hasPrefix("ops.local.") }
             XCTAssertEqual(local.count, 2)
@@ -268,7 +296,7 @@ final class ModelGradientTests: XCTestCase {
         }
         if opReader != .summary {
             let added = model.params.all.filter { $0.name.hasPrefix("words.") || $0.name.hasPrefix("pointers.") }
-            XCTAssertEqual(added.count, (contentPointers ? 3 : 7) + (pooling == .attention ? 1 : 0) + (localKeys ? 2 : 0))
+            XCTAssertEqual(added.count, (contentPointers || positional ? 3 : 7) + (pooling == .attention ? 1 : 0) + (localKeys ? 2 : 0))
             for p in added { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
         }
     }

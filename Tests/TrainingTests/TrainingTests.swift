@@ -196,6 +196,8 @@ final class TrainingTests: XCTestCase {
         XCTAssertThrowsError(try TrainOptions.preset("huge")) { XCTAssertTrue("\($0)".contains("unknown preset 'huge'")) }
         o = .quick; o.countFirst = 1
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--count_first 1.0")) }
+        o = .quick; o.arithFirst = -0.5
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--arith_first -0.5")) }
     }
 
     /// `--count_first F`: the first F of the steps draw counting questions only, then every concept.
@@ -204,7 +206,11 @@ final class TrainingTests: XCTestCase {
         o.steps = 10; o.countFirst = 0.3
         XCTAssertEqual((1...10).map { o.concepts(step: $0) == nil }, [false, false, false] + Array(repeating: true, count: 7))
         XCTAssertEqual(o.concepts(step: 1), Concept.counting)
-        o.countFirst = 0
+        // Then, with --arith_first, the equal-answered concepts join before the rest.
+        o.arithFirst = 0.6
+        XCTAssertEqual(o.concepts(step: 4).map(Set.init), Set(Concept.counting + [.successor, .predecessor, .add2, .equality]))
+        XCTAssertNil(o.concepts(step: 7))
+        o.countFirst = 0; o.arithFirst = 0
         XCTAssertNil(o.concepts(step: 1))
         // A trainer's first step then sees only number answers.
         let dir = try makeTempDir()
