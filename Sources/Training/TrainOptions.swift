@@ -76,6 +76,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var localOps: LocalOps = .off
     /// relation(op(first), op(last)) with ops from the words around each (`--programs positional`).
     public var positionalPrograms = false
+    /// Initial logit bias of the identity op (`--identity_prior`): the Occam prior.
+    public var identityPrior: Float = 2
     /// Fraction of the steps, at the start, that train on the counting concepts alone
     /// (`--count_first`): questions with one number and a number answer, where the words
     /// around the number name its op with no other reading, before any relation is asked.
@@ -156,6 +158,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.coupledPointers = coupledPointers
         c.factoredOps = factoredOps
         c.localOps = localOps
+        c.identityPrior = identityPrior
         if positionalPrograms {
             c.positionalPrograms = true
             c.slots = 2 * UnaryOp.allCases.count

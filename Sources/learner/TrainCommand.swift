@@ -75,6 +75,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("local_ops"), help: "Read the step-1 op from the words around the number pointer A picks: off, replaced (instead of the controller's op) or added (to it).") var localOps: String?
     @Option(help: "What programs compare: pointers (operands picked by pointers) or positional (the first and last numbers, each with an op read from the words around it).") var programs: String?
     @Option(name: .customLong("arith_first"), help: "Fraction of the steps, from the start, that leave out the comparisons and digit relations (0 = off).") var arithFirst: Float?
+    @Option(name: .customLong("identity_prior"), help: "Initial logit bias of the identity op (2).") var identityPrior: Float?
     @Option(name: .customLong("count_first"), help: "Fraction of the steps, at the start, that train on the counting concepts alone (0 = off).") var countFirst: Float?
     @Option(name: .customLong("canonical_programs"), help: "One program per yes/no question (no smaller; no predecessor/subtract_2 before a relation): true or false.") var canonicalPrograms: Bool?
     @Option(name: .customLong("lambda_pointer"), help: "Penalty on the pointers' entropy, ramped in over the first half of the steps (0 = off).") var lambdaPointer: Float?
@@ -132,6 +133,7 @@ struct TrainCommand: ParsableCommand {
         if let factoredOps { o.factoredOps = try choice(factoredOps, flag: "--factored_ops", kind: "op factoring") }
         if let localOps { o.localOps = try choice(localOps, flag: "--local_ops", kind: "local op reading") }
         if let countFirst { o.countFirst = countFirst }
+        if let identityPrior { o.identityPrior = identityPrior }
         if let arithFirst { o.arithFirst = arithFirst }
         if let programs {
             guard ["pointers", "positional"].contains(programs) else {

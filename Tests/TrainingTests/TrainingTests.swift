@@ -196,6 +196,10 @@ final class TrainingTests: XCTestCase {
         XCTAssertThrowsError(try TrainOptions.preset("huge")) { XCTAssertTrue("\($0)".contains("unknown preset 'huge'")) }
         o = .quick; o.countFirst = 1
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--count_first 1.0")) }
+        // The identity prior reaches the model config (every preset keeps 2).
+        o = .quick; o.identityPrior = 4
+        XCTAssertEqual(o.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 4)
+        XCTAssertEqual(TrainOptions.quick.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 2)
         o = .quick; o.arithFirst = -0.5
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--arith_first -0.5")) }
     }
