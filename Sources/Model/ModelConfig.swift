@@ -106,6 +106,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
               codes >= 2, codeDim >= 1, controllerHidden >= 1, ffnMult >= 1 else {
             throw fail("every model size must be positive (codes >= 2)")
         }
+        if positionalPrograms && opReader != .words {
+            throw fail("--programs positional reads the relation from the words; it needs --op_reader words, not \(opReader.rawValue)")
+        }
         if positionalPrograms && (slots != 2 * UnaryOp.allCases.count || localOps != .off || contentPointers) {
             throw fail("--programs positional needs \(2 * UnaryOp.allCases.count) virtual slots and no --local_ops or content pointers")
         }

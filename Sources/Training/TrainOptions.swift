@@ -206,6 +206,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
                               ("--lambda_pointer", lambdaPointer), ("--lambda_paraphrase", lambdaParaphrase)] where !(value >= 0) {
             throw fail("\(flag) \(value) must be >= 0")
         }
+        for (flag, value) in [("--identity_prior", identityPrior), ("--subtract2_prior", subtract2Prior)] where !value.isFinite {
+            throw fail("\(flag) \(value) must be a finite number")
+        }
         if !(countFirst >= 0 && countFirst < 1) { throw fail("--count_first \(countFirst) must be in [0, 1)") }
         if !(arithFirst >= 0 && arithFirst < 1) { throw fail("--arith_first \(arithFirst) must be in [0, 1)") }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }

@@ -133,6 +133,10 @@ final class ModelGradientTests: XCTestCase {
     /// reasoner's virtual slots.
     func testWholeModelGradientsWithPositionalPrograms() throws {
         try checkWholeModelGradients(contentPointers: false, opReader: .words, positional: true)
+        // It reads the relation from the words: the other readers are refused in one line.
+        var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
+        cfg.positionalPrograms = true; cfg.slots = 2 * UnaryOp.allCases.count; cfg.opReader = .hybrid
+        XCTAssertThrowsError(try cfg.validate()) { XCTAssertTrue("\($0)".contains("needs --op_reader words")) }
     }
 
     /// Virtual slots: each op of the first number, then each op of the last one; -1 where an op

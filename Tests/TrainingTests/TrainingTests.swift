@@ -200,6 +200,8 @@ final class TrainingTests: XCTestCase {
         o = .quick; o.identityPrior = 4
         XCTAssertEqual(o.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 4)
         XCTAssertEqual(TrainOptions.quick.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 2)
+        o = .quick; o.identityPrior = .nan
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--identity_prior nan")) }
         o = .quick; o.arithFirst = -0.5
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--arith_first -0.5")) }
     }
