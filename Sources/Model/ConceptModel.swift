@@ -31,6 +31,19 @@ public struct Prediction: Sendable {
     public var pYes: Float
     public var number: Int
     public var trace: ReasoningTrace
+    /// How sure the controller is of the program it ran: the product of the softmax
+    /// probabilities of its argmax choices (pointer A, the step-1 op, and for a yes/no answer
+    /// pointer B and the relation), each over the choices it could make for this question.
+    public var programConfidence: Float = 1
+    /// Squared distance of each VQ head's projection to its nearest code (heads, then stages):
+    /// how far the question sits from every concept the codebooks learned.
+    public var codeDistances: [Float] = []
+
+    public init(isNumber: Bool, yes: Bool, pYes: Float, number: Int, trace: ReasoningTrace,
+                programConfidence: Float = 1, codeDistances: [Float] = []) {
+        self.isNumber = isNumber; self.yes = yes; self.pYes = pYes; self.number = number; self.trace = trace
+        self.programConfidence = programConfidence; self.codeDistances = codeDistances
+    }
 }
 
 public struct ReasoningTrace: Sendable {
@@ -1058,6 +1071,12 @@ public final class ConceptModel {
             vq += Double(try be.download(sum)[0])
         }
         stats.vqLoss = vq * Double(1 + cfg.vqBeta) / Double(Dc * B) * Double(loss.lambdaVQ)
+        var distances: [[Float]] = []
+        for name in (0..<cfg.vqHeads).map({ "vq.dist\($0)" }) + (0..<cfg.vqStages).map({ "vq.sdist\($0)" }) {
+            distances.append(try be.download(try ws.get(name, B), offset: 0, count: B))
+        }
+        let outW = cfg.outputWidth
+        let logits = try be.download(try ws.get("ctrl.out", B * outW), offset: 0, count: B * outW)
         var preds: [Prediction] = []
         preds.reserveCapacity(B)
         var entropy = 0.0, pointerEntropy = 0.0
@@ -1088,12 +1107,41 @@ public final class ConceptModel {
                                    unary: unary, unaryB: unaryB,
                                    relation: Relation(rawValue: Int(trace[4 * b + 3])) ?? .equal,
                                    pStop: r[8], codes: codes.map { Int($0[b]) })
-            preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t))
+            let present = (0..<cfg.slots).map { numbers[(b * cfg.slots + $0) * cfg.places] >= 0 }
+            let confidence = Self.programConfidence(row: logits[(b * outW)..<((b + 1) * outW)], present: present,
+                                                    slotA: slotA, slotB: slotB, unary: unary.rawValue,
+                                                    relation: Int(trace[4 * b + 3]), isNumber: r[4] > 0.5,
+                                                    slots: cfg.slots, positional: cfg.positionalPrograms)
+            preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t,
+                                    programConfidence: confidence, codeDistances: distances.map { $0[b] }))
         }
         if batch.targets == nil { stats.correct = 0; stats.answerLoss = 0; stats.stopLoss = 0 }
         stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss + stats.paraphraseLoss - Double(loss.lambdaEntropy) * entropy
             + Double(loss.lambdaPointer) * pointerEntropy
         return (stats, preds)
+    }
+
+    /// The product of the softmax probabilities of the program's argmax choices (see
+    /// `Prediction.programConfidence`); pointers are normalised over the slots holding a number.
+    static func programConfidence(row: ArraySlice<Float>, present: [Bool], slotA: Int, slotB: Int, unary: Int,
+                                  relation: Int, isNumber: Bool, slots S: Int, positional: Bool) -> Float {
+        let r = Array(row)
+        func prob(_ lo: Int, _ count: Int, _ chosen: Int, allowed: (Int) -> Bool = { _ in true }) -> Float {
+            guard chosen >= 0, chosen < count, allowed(chosen) else { return 0 }
+            let idx = (0..<count).filter(allowed)
+            let m = idx.map { r[lo + $0] }.max() ?? 0
+            let z = idx.reduce(Float(0)) { $0 + exp(r[lo + $1] - m) }
+            return exp(r[lo + chosen] - m) / z
+        }
+        let U = ReasonerSpec.unaryCount, R = ReasonerSpec.relationCount
+        var p = Float(1)
+        if !positional {
+            p *= prob(0, S, slotA) { present[$0] }
+            p *= prob(2 * S, U, unary)
+            if !isNumber { p *= prob(S, S, slotB) { present[$0] } }
+        }
+        if !isNumber { p *= prob(2 * S + U, R, relation) }
+        return p
     }
 
     /// Position ids that count a whole number as one word: the words after a number sit at the
