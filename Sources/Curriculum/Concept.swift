@@ -65,6 +65,10 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
         }
     }
 
+    /// Position in `allCases`.
+    public var index: Int { Concept.indices[self]! }
+    private static let indices: [Concept: Int] = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
+
     public static func < (lhs: Concept, rhs: Concept) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
@@ -76,11 +80,36 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
 /// - `heldout`: at least one held-out number (never in train), all numbers in the train range, train phrasings.
 /// - `phrasing`: train numbers, held-out phrasings.
 /// - `ood`: every number in the out-of-range interval (`--ood_range`), train phrasings.
+/// - `fixed`: train numbers, the fixed held-out sentences of earlier rounds (`Templates.fixedHeldout`).
 public enum Split: String, CaseIterable, Codable, Sendable {
-    case train, heldout, phrasing, ood
+    case train, heldout, phrasing, ood, fixed
 
-    /// Whether questions of this split use the held-out phrasings.
-    public var usesHeldoutPhrasings: Bool { self == .phrasing }
+    /// Whether questions of this split use held-out phrasings (systematic or fixed).
+    public var usesHeldoutPhrasings: Bool { self == .phrasing || self == .fixed }
+}
+
+/// A question's worked solution over its numbers in the order the sentence names them (0 = the
+/// first number): `relation(op(number a), number b)`, or `op(number a)` for a number answer.
+public struct QuestionProgram: Equatable, Sendable {
+    public var a: Int
+    public var op: ProgramOp
+    public var relation: ProgramRelation?
+    public var b: Int?
+
+    public init(a: Int, op: ProgramOp, relation: ProgramRelation? = nil, b: Int? = nil) {
+        self.a = a; self.op = op; self.relation = relation; self.b = b
+    }
+
+    /// Resolves a sketch's slot letters against the order `order` in which the sentence names them.
+    public init?(_ sketch: ProgramSketch, order: [Character]) {
+        guard let a = order.firstIndex(of: sketch.a) else { return nil }
+        var b: Int? = nil
+        if let letter = sketch.b {
+            guard let i = order.firstIndex(of: letter) else { return nil }
+            b = i
+        }
+        self.init(a: a, op: sketch.op, relation: sketch.relation, b: b)
+    }
 }
 
 /// The answer to a question: yes, no, or a number.
@@ -155,18 +184,30 @@ public struct Question: Codable, Sendable, Equatable {
     public var operands: [Int]
     public var split: Split
     public var template: Int
+    /// The worked solution: what a teacher would write under the question (nil when unknown,
+    /// e.g. read from a file). Not written to question files.
+    public var program: QuestionProgram? = nil
 
-    public init(text: String, answer: Answer, concept: Concept, operands: [Int], split: Split, template: Int) {
+    public init(text: String, answer: Answer, concept: Concept, operands: [Int], split: Split, template: Int,
+                program: QuestionProgram? = nil) {
         self.text = text
         self.answer = answer
         self.concept = concept
         self.operands = operands
         self.split = split
         self.template = template
+        self.program = program
     }
 
     enum CodingKeys: String, CodingKey {
         case text = "question", answer, concept, operands, split, template
+    }
+
+    /// Equal as question-file lines: the worked solution is derived from the phrasing and not
+    /// written to files, so a question read back equals the one written.
+    public static func == (lhs: Question, rhs: Question) -> Bool {
+        lhs.text == rhs.text && lhs.answer == rhs.answer && lhs.concept == rhs.concept
+            && lhs.operands == rhs.operands && lhs.split == rhs.split && lhs.template == rhs.template
     }
 
     public init(from decoder: Decoder) throws {

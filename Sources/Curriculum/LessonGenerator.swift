@@ -14,7 +14,7 @@ public struct LessonGenerator: Sendable {
 
     private let heldoutMask: [Bool]  // indexed by n - trainRange.lowerBound
     private let phrasings: [[CompiledTemplate]]  // indexed by concept order
-    private let expressions: [CompiledTemplate]
+    private let records: [[Phrasing]]
 
     /// Builds a generator; a config that `validate()` rejects is a programming error here
     /// (use `init(validating:)` for user input).
@@ -32,8 +32,8 @@ public struct LessonGenerator: Sendable {
         heldoutMask = mask
         let lower = trainRange.lowerBound
         trainNumbers = trainRange.filter { !mask[$0 - lower] }
-        phrasings = Concept.allCases.map { Templates.phrasings($0).map(CompiledTemplate.init) }
-        expressions = Templates.Expression.allCases.map { CompiledTemplate($0.text) }
+        records = Concept.allCases.map { Templates.records($0) }
+        phrasings = records.map { $0.map { CompiledTemplate($0.text) } }
     }
 
     /// Builds a generator after checking the config (one-line error).
@@ -86,59 +86,66 @@ public struct LessonGenerator: Sendable {
         let pool = Pool(generator: self, split: split)
         let templateIndices = Templates.indices(for: split, concept: concept, holdout: config.templateHoldout)
         let template = rng.pick(templateIndices)
-        let compiled = phrasings[Concept.allCases.firstIndex(of: concept)!][template]
         let label = yes ?? rng.coin()
-
+        var values: [Character: Int] = [:]
+        let answer: Answer, operands: [Int]
         switch concept {
         case .countAfter, .countBefore, .countBetween:
             let n = numberForCounting(concept, pool: pool, rng: &rng)
-            let m = n + 2
-            let text = compiled.render { $0 == "n" ? String(n) : String(m) }
+            values = ["n": n, "m": n + 2]
             switch concept {
-            case .countAfter: return Question(text: text, answer: .number(n + 1), concept: concept, operands: [n], split: split, template: template)
-            case .countBefore: return Question(text: text, answer: .number(n - 1), concept: concept, operands: [n], split: split, template: template)
-            default: return Question(text: text, answer: .number(n + 1), concept: concept, operands: [n, m], split: split, template: template)
+            case .countAfter: answer = .number(n + 1); operands = [n]
+            case .countBefore: answer = .number(n - 1); operands = [n]
+            default: answer = .number(n + 1); operands = [n, n + 2]
             }
         case .equality:
-            let (expression, n, m) = equality(yes: label, pool: pool, rng: &rng)
-            let exprText = expressions[expression.rawValue].render { $0 == "n" ? String(n) : String(n + 2) }
-            let text = compiled.render { $0 == "X" ? exprText : String(m) }
-            let operands = expression == .between ? [n, n + 2, m] : [n, m]
-            return Question(text: text, answer: Answer(label), concept: concept, operands: operands, split: split, template: template)
+            let expression = records[concept.index][template].expression ?? .successor
+            let (n, m) = equality(expression, yes: label, pool: pool, rng: &rng)
+            values = ["n": n, "k": n + 2, "m": m]
+            answer = Answer(label)
+            operands = expression == .between ? [n, n + 2, m] : [n, m]
         default:
             let (a, b) = relationPair(concept, yes: label, pool: pool, rng: &rng)
-            let text = compiled.render { $0 == "a" ? String(a) : String(b) }
-            return Question(text: text, answer: Answer(label), concept: concept, operands: [a, b], split: split, template: template)
+            values = ["a": a, "b": b]
+            answer = Answer(label)
+            operands = [a, b]
         }
+        return render(concept: concept, template: template, values: values, answer: answer, operands: operands,
+                      split: split, rng: &rng)
+    }
+
+    /// Fills a phrasing's slots, draws an opener and a tail (not on the fixed split, whose
+    /// sentences stay exactly as earlier rounds had them), and resolves the worked solution.
+    func render(concept: Concept, template: Int, values: [Character: Int], answer: Answer, operands: [Int],
+                split: Split, rng: inout SplitMix64) -> Question {
+        let compiled = phrasings[concept.index][template]
+        var text = compiled.render { String(values[$0] ?? 0) }
+        if split != .fixed {
+            if rng.unit() < 0.3 { text = rng.pick(Grammar.openers) + text }
+            if rng.unit() < 0.3 { text += rng.pick(concept.isYesNo ? Grammar.yesNoTails : Grammar.numberTails) }
+        }
+        let program = QuestionProgram(records[concept.index][template].program, order: compiled.slotOrder)
+        return Question(text: text, answer: answer, concept: concept, operands: operands, split: split,
+                        template: template, program: program)
     }
 
     /// The same question (concept, numbers, answer) in another phrasing of its split, or nil when
-    /// the concept has one phrasing there. Paraphrase pairs let training ask that every phrasing
-    /// of a question gets the same program.
+    /// the concept has one phrasing there (equality keeps its expression).
     public func paraphrase(_ q: Question, rng: inout SplitMix64) -> Question? {
+        let list = records[q.concept.index]
+        guard list.indices.contains(q.template) else { return nil }
+        let expression = list[q.template].expression
         let others = Templates.indices(for: q.split, concept: q.concept, holdout: config.templateHoldout)
-            .filter { $0 != q.template }
+            .filter { $0 != q.template && list[$0].expression == expression }
         guard !others.isEmpty, let n = q.operands.first else { return nil }
-        let template = rng.pick(others)
-        let compiled = phrasings[Concept.allCases.firstIndex(of: q.concept)!][template]
-        let text: String
+        let values: [Character: Int]
         switch q.concept {
-        case .countAfter, .countBefore, .countBetween:
-            text = compiled.render { $0 == "n" ? String(n) : String(n + 2) }
-        case .equality:
-            // The expression is the one whose text, with this n, the question contains.
-            guard let m = q.operands.last, let expr = expressions.lazy
-                .map({ $0.render { $0 == "n" ? String(n) : String(n + 2) } })
-                .first(where: { q.text.contains($0) }) else { return nil }
-            text = compiled.render { $0 == "X" ? expr : String(m) }
-        default:
-            let b = q.operands[1]
-            text = compiled.render { $0 == "a" ? String(n) : String(b) }
+        case .countAfter, .countBefore, .countBetween: values = ["n": n, "m": n + 2]
+        case .equality: values = ["n": n, "k": n + 2, "m": q.operands.last ?? n]
+        default: values = ["a": n, "b": q.operands[1]]
         }
-        var p = q
-        p.text = text
-        p.template = template
-        return p
+        return render(concept: q.concept, template: rng.pick(others), values: values, answer: q.answer,
+                      operands: q.operands, split: q.split, rng: &rng)
     }
 
     // MARK: number pools
@@ -161,7 +168,7 @@ public struct LessonGenerator: Sendable {
         @inline(__always)
         func sample(_ rng: inout SplitMix64) -> Int {
             switch split {
-            case .train, .phrasing: return rng.pick(generator.trainNumbers)
+            case .train, .phrasing, .fixed: return rng.pick(generator.trainNumbers)
             case .heldout: return rng.coin() ? rng.pick(generator.heldoutNumbers) : rng.int(in: generator.trainRange)
             case .ood: return rng.int(in: generator.oodRange)
             }
@@ -172,7 +179,7 @@ public struct LessonGenerator: Sendable {
         private func allowed(_ n: Int, _ held: inout Bool) -> Bool {
             let g = generator
             switch split {
-            case .train, .phrasing:
+            case .train, .phrasing, .fixed:
                 return g.trainRange.contains(n) && !g.heldoutMask[n - g.trainRange.lowerBound]
             case .heldout:
                 guard g.trainRange.contains(n) else { return false }
@@ -209,7 +216,7 @@ public struct LessonGenerator: Sendable {
         /// Every number a starting number could be (for the exhaustive fallback).
         var candidates: [Int] {
             switch split {
-            case .train, .phrasing: return generator.trainNumbers
+            case .train, .phrasing, .fixed: return generator.trainNumbers
             case .heldout: return Array(generator.trainRange)
             case .ood: return Array(generator.oodRange)
             }
@@ -386,11 +393,11 @@ public struct LessonGenerator: Sendable {
         }
     }
 
-    /// An equality statement "f(n) = m": yes: m = f(n). no: 60% m = f(n)±1 or ±2, 20% m = n,
-    /// 20% m = f(n)±3..10.
-    func equality(yes: Bool, pool: Pool, rng: inout SplitMix64) -> (Templates.Expression, Int, Int) {
-        for attempt in 0..<LessonGenerator.maxTries {
-            let expression = rng.pick(Templates.Expression.allCases)
+    /// An equality statement "f(n) = m" for the phrasing's expression f: yes: m = f(n). no: 60%
+    /// m = f(n)±1 or ±2, 20% m = n, 20% m = f(n)±3..10.
+    func equality(_ expression: Templates.Expression, yes: Bool, pool: Pool, rng: inout SplitMix64) -> (Int, Int) {
+        let k: (Int) -> Int? = { expression == .between ? $0 + 2 : nil }
+        for _ in 0..<LessonGenerator.maxTries {
             let n = pool.sample(&rng)
             let value = expression.value(n)
             var m = value
@@ -400,20 +407,15 @@ public struct LessonGenerator: Sendable {
                 else if r < 0.8 { m = n }
                 else { m = value + (rng.coin() ? 1 : -1) * rng.int(in: 3...10) }
             }
-            let k: Int? = expression == .between ? n + 2 : nil
-            if (m == value) == yes && pool.accepts3(n, m, k ?? n) && pool.allowsHidden(value) { return (expression, n, m) }
-            if attempt == LessonGenerator.maxTries - 1 { break }
+            if (m == value) == yes && pool.accepts3(n, m, k(n) ?? n) && pool.allowsHidden(value) { return (n, m) }
         }
         let candidates = pool.candidates
         let start = rng.int(below: candidates.count)
         for i in 0..<candidates.count {
             let n = candidates[(start + i) % candidates.count]
-            for expression in Templates.Expression.allCases {
-                let value = expression.value(n)
-                let k: Int? = expression == .between ? n + 2 : nil
-                for m in [value, value + 1, value - 1, value + 2, value - 2, n] where (m == value) == yes {
-                    if pool.accepts3(n, m, k ?? n) && pool.allowsHidden(value) { return (expression, n, m) }
-                }
+            let value = expression.value(n)
+            for m in [value, value + 1, value - 1, value + 2, value - 2, n] where (m == value) == yes {
+                if pool.accepts3(n, m, k(n) ?? n) && pool.allowsHidden(value) { return (n, m) }
             }
         }
         fatalError("cannot make a '\(yes ? "yes" : "no")' equality question for the \(pool.split.rawValue) split with these ranges")

@@ -275,18 +275,17 @@ extension LessonGenerator {
     public var maxQuestionTokens: Int {
         let widest = String(max(trainRange.upperBound, oodRange.upperBound))
         let tokenizer = Tokenizer(vocabulary: .grade1)
-        var longest = 0
-        let longestExpression = Templates.Expression.allCases.map { $0.text }.max { tokenizer.tokenCount($0) < tokenizer.tokenCount($1) }!
+        func longest(_ texts: [String]) -> Int { texts.map { tokenizer.tokenCount($0) - 1 }.max() ?? 0 }
+        let opener = longest(Grammar.openers), tail = max(longest(Grammar.yesNoTails), longest(Grammar.numberTails))
+        var most = 0
         for concept in Concept.allCases {
             for p in Templates.phrasings(concept) {
-                let filled = p.replacingOccurrences(of: "{X}", with: longestExpression)
-                    .replacingOccurrences(of: "{a}", with: widest).replacingOccurrences(of: "{b}", with: widest)
-                    .replacingOccurrences(of: "{n}", with: widest).replacingOccurrences(of: "{m}", with: widest)
-                    .replacingOccurrences(of: "{k}", with: widest)
-                longest = max(longest, tokenizer.tokenCount(filled))
+                var filled = p
+                for slot in ["{a}", "{b}", "{n}", "{m}", "{k}"] { filled = filled.replacingOccurrences(of: slot, with: widest) }
+                most = max(most, tokenizer.tokenCount(filled) + opener + tail)
             }
         }
-        return longest
+        return most
     }
 }
 

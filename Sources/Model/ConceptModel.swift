@@ -17,6 +17,9 @@ public struct LossSettings: Sendable {
     /// two phrasings, the squared difference of their op, relation and STOP logits and of their
     /// pointer logits over the same numbers (mean over the batch's rows).
     public var lambdaParaphrase: Float = 0
+    /// Weight of the worked-solution loss (`ProgramSupervision`): cross-entropy of the pointer,
+    /// op and relation logits against the lesson's program, per head, mean over the batch.
+    public var lambdaProgram: Float = 0
     public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5, lambdaEntropy: Float = 0,
                 lambdaPointer: Float = 0) {
         self.labelSmoothing = labelSmoothing; self.lambdaVQ = lambdaVQ; self.lambdaStop = lambdaStop
@@ -65,6 +68,8 @@ public struct StepStats: Sendable {
     public var answerLoss: Double = 0
     /// The paraphrase-consistency term (already weighted), part of `loss`.
     public var paraphraseLoss: Double = 0
+    /// The worked-solution term (already weighted), part of `loss`.
+    public var programLoss: Double = 0
     public var vqLoss: Double = 0
     public var stopLoss: Double = 0
     public var correct: Int = 0
@@ -449,11 +454,20 @@ public final class ConceptModel {
                 paraphrase = (left.count, 2 * loss.lambdaParaphrase * lossScale / Float(B))
             }
         }
+        var programLosses: [any DeviceBuffer] = []
+        if training, loss.lambdaProgram > 0, let programs = batch.programs {
+            programLosses = try programLossForward(programs: programs, out: out, dOut: dOut, rows: B,
+                                                   scale: loss.lambdaProgram * lossScale / Float(B))
+        }
         if training { saved = (B, T, loss.lambdaVQ * lossScale * 2 / Float(Dc * B), paraphrase) }
 
         var stats = StepStats()
         stats.count = B
         guard readback else { return (stats, []) }
+        for buffer in programLosses {
+            let l = try be.download(buffer, offset: 0, count: B)
+            stats.programLoss += Double(loss.lambdaProgram) * l.reduce(0.0) { $0 + Double($1) } / Double(B)
+        }
         if let paraphrase {
             let diff = try be.download(try ws.get("para.diff", paraphrase.count), offset: 0, count: paraphrase.count)
             stats.paraphraseLoss = Double(loss.lambdaParaphrase) * diff.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(B)
@@ -1116,7 +1130,7 @@ public final class ConceptModel {
                                     programConfidence: confidence, codeDistances: distances.map { $0[b] }))
         }
         if batch.targets == nil { stats.correct = 0; stats.answerLoss = 0; stats.stopLoss = 0 }
-        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss + stats.paraphraseLoss - Double(loss.lambdaEntropy) * entropy
+        stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss + stats.paraphraseLoss + stats.programLoss - Double(loss.lambdaEntropy) * entropy
             + Double(loss.lambdaPointer) * pointerEntropy
         return (stats, preds)
     }

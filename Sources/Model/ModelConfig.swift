@@ -228,6 +228,9 @@ public struct ModelBatch: Sendable {
     /// Row of the same question in another phrasing, or -1: [B]. Paired rows are asked for the
     /// same program (`LossSettings.lambdaParaphrase`).
     public var paraphraseOf: [Int32]? = nil
+    /// Worked solutions: int32 [B, 4] = (slot of A, slot of B, step-1 op, relation), slots
+    /// 0-based in the order the question names its numbers; -1 where a part has no target.
+    public var programs: [Int32]? = nil
 
     public init(size: Int, seq: Int, tokens: [Int32], places: [Int32], slots: [Int32], lengths: [Int32],
                 targets: [ModelTarget]?) {
@@ -241,6 +244,7 @@ public struct ModelBatch: Sendable {
         var part = ModelBatch(size: hi - lo, seq: seq, tokens: Array(tokens[a..<b]), places: Array(places[a..<b]),
                               slots: Array(slots[a..<b]), lengths: Array(lengths[lo..<hi]),
                               targets: targets.map { Array($0[lo..<hi]) })
+        part.programs = programs.map { Array($0[(4 * lo)..<(4 * hi)]) }
         // A pair split across micro-batches is dropped (even micro-batches keep adjacent pairs).
         part.paraphraseOf = paraphraseOf.map { all in
             all[lo..<hi].map { $0 >= Int32(lo) && $0 < Int32(hi) ? $0 - Int32(lo) : -1 }

@@ -38,8 +38,15 @@ public struct Batcher: Sendable {
             }
             lengths[b] = Int32(e.length)
         }
-        return ModelBatch(size: B, seq: T, tokens: tokens, places: places, slots: slots, lengths: lengths,
-                          targets: withTargets ? questions.map { ModelTarget($0.answer) } : nil)
+        var batch = ModelBatch(size: B, seq: T, tokens: tokens, places: places, slots: slots, lengths: lengths,
+                               targets: withTargets ? questions.map { ModelTarget($0.answer) } : nil)
+        if withTargets && questions.contains(where: { $0.program != nil }) {
+            batch.programs = questions.flatMap { q -> [Int32] in
+                guard let p = q.program else { return [-1, -1, -1, -1] }
+                return [Int32(p.a), Int32(p.b ?? -1), Int32(p.op.rawValue), Int32(p.relation?.rawValue ?? -1)]
+            }
+        }
+        return batch
     }
 }
 

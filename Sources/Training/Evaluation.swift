@@ -215,7 +215,8 @@ public struct EvalReport: Codable, Sendable {
     static let splitTitles = [
         "train": "train numbers, train phrasings",
         "heldout": "held-out numbers (never trained on)",
-        "phrasing": "held-out phrasings (never trained on)",
+        "phrasing": "held-out phrasings: new combinations of trained frames and words (never trained on)",
+        "fixed": "the fixed held-out sentences of earlier rounds (never trained on)",
         "ood": "out-of-range numbers",
         "questions": "questions file",
     ]

@@ -195,6 +195,7 @@ public final class Trainer {
             total.vqLoss += stats.vqLoss * w
             total.stopLoss += stats.stopLoss * w
             total.paraphraseLoss += stats.paraphraseLoss * w
+            total.programLoss += stats.programLoss * w
             total.correct += stats.correct
             total.count += stats.count
             lo = hi

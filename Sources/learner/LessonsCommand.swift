@@ -28,6 +28,9 @@ struct LessonsCommand: ParsableCommand {
     @Flag(name: .customLong("bench"), help: "Time generation (and tokenization) on one core.")
     var bench = false
 
+    @Flag(name: .customLong("phrasings"), help: "List every phrasing per concept with its worked solution and whether it is train, held out (systematic) or fixed.")
+    var phrasings = false
+
     @Option(name: .customLong("count"), help: ArgumentHelp("Number of questions (default 1000; 200000 for --bench).", valueName: "N"))
     var count: String?
 
@@ -120,26 +123,34 @@ struct LessonsCommand: ParsableCommand {
         return config
     }
 
+    /// The --concepts list, or nil for all concepts.
+    private func conceptList() throws -> [Concept]? {
+        guard let concepts else { return nil }
+        let chosen = try concepts.split(separator: ",").map { name in
+            let name = name.trimmingCharacters(in: .whitespaces)
+            guard let c = Concept(rawValue: name) else {
+                throw UsageError(message: "--concepts: unknown concept \"\(name)\" (expected some of \(Concept.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return c
+        }
+        if chosen.isEmpty { throw UsageError(message: "--concepts is empty (expected comma-separated concept names)") }
+        return chosen
+    }
+
     private func execute() throws {
+        if phrasings {
+            print(PhrasingList.text(concepts: try conceptList() ?? Concept.allCases))
+            return
+        }
         guard export != nil || stats || bench else {
-            throw UsageError(message: "nothing to do (expected --export FILE, --stats or --bench)")
+            throw UsageError(message: "nothing to do (expected --export FILE, --stats, --bench or --phrasings)")
         }
         let config = try lessonConfig()
         let generator = LessonGenerator(config: config)
         let count = try self.count.map { try parseInt($0, "--count", min: 1) } ?? (bench ? 200_000 : 1000)
         let sampleSeed = try self.sampleSeed.map { try parseSeed($0, "--sample_seed") } ?? config.seed
 
-        var chosen: [Concept]? = nil
-        if let concepts {
-            chosen = try concepts.split(separator: ",").map { name in
-                let name = name.trimmingCharacters(in: .whitespaces)
-                guard let c = Concept(rawValue: name) else {
-                    throw UsageError(message: "--concepts: unknown concept \"\(name)\" (expected some of \(Concept.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                return c
-            }
-            if chosen!.isEmpty { throw UsageError(message: "--concepts is empty (expected comma-separated concept names)") }
-        }
+        let chosen = try conceptList()
 
         let splits: [Split]
         if split == "all" {

@@ -78,6 +78,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("identity_prior"), help: "Initial logit bias of the identity op (2).") var identityPrior: Float?
     @Option(name: .customLong("count_first"), help: "Fraction of the steps, at the start, that train on the counting concepts alone (0 = off).") var countFirst: Float?
     @Option(name: .customLong("canonical_programs"), help: "One program per yes/no question (no smaller; no predecessor/subtract_2 before a relation): true or false.") var canonicalPrograms: Bool?
+    @Option(name: .customLong("lambda_program"), help: "Weight of the worked-solution loss: the pointers, op and relation are taught each lesson's program (0 = answers only).") var lambdaProgram: Float?
     @Option(name: .customLong("lambda_pointer"), help: "Penalty on the pointers' entropy, ramped in over the first half of the steps (0 = off).") var lambdaPointer: Float?
     @Option(name: .customLong("lambda_paraphrase"), help: "Half of each batch repeats the other half in another phrasing; each pair is asked for the same program (0 = off).") var lambdaParaphrase: Float?
     @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
@@ -142,6 +143,7 @@ struct TrainCommand: ParsableCommand {
             o.positionalPrograms = programs == "positional"
         }
         if let lambdaPointer { o.lambdaPointer = lambdaPointer }
+        if let lambdaProgram { o.lambdaProgram = lambdaProgram }
         if let lambdaParaphrase { o.lambdaParaphrase = lambdaParaphrase }
         if let canonicalPrograms { o.canonicalPrograms = canonicalPrograms }
         if let wordPool { o.wordPooling = try choice(wordPool, flag: "--word_pool", kind: "pooling") }

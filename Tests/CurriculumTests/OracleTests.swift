@@ -22,6 +22,13 @@ final class OracleTests: XCTestCase {
                         continue
                     }
                     XCTAssertEqual(Set(readings.map(\.answer.string)).count, 1, "seed \(seed): \"\(q.text)\" reads to different answers")
+                    if reading.programAnswer != q.answer {
+                        failures += 1
+                        if failures < 5 {
+                            XCTFail("seed \(seed): \"\(q.text)\" (\(q.concept.rawValue)): its worked solution gives \(reading.programAnswer?.string ?? "no value"), the answer is \(q.answer.string)")
+                        }
+                    }
+                    XCTAssertEqual(q.program.map { _ in true }, true, "\(q.text) has no worked solution")
                     if reading.answer != q.answer || reading.operands != q.operands {
                         failures += 1
                         if failures < 5 {
@@ -47,35 +54,40 @@ final class OracleTests: XCTestCase {
         XCTAssertEqual(Oracle.readings("What number is in the middle of 87 and 85?", concept: .countBetween).first?.answer, .number(86))
         // Phrasings that differ only in the order of the numbers are told apart.
         XCTAssertEqual(Oracle.readings("What number is in the middle of 87 and 85?", concept: .countBetween).map(\.heldoutPhrasing), [true])
-        XCTAssertEqual(Oracle.readings("What number is in the middle of 85 and 87?", concept: .countBetween).map(\.heldoutPhrasing), [false])
         XCTAssertEqual(Oracle.readings("Is 41 lower than 37?", concept: .greater).first?.answer, .no)
-        XCTAssertEqual(Oracle.readings("Is 37 lower than 41?", concept: .smaller).first?.answer, .yes)
+        XCTAssertEqual(Oracle.readings("Is 37 lower than 41?", concept: .greater).first?.answer, .yes)
         XCTAssertEqual(Oracle.readings("Is 12 two less than 14?", concept: .add2).first?.answer, .yes)
         XCTAssertEqual(Oracle.readings("Is 8 the same as the number before 9?", concept: .equality).first?.answer, .yes)
-        XCTAssertTrue(Oracle.readings("Is 5 the successor of 4?", concept: .predecessor).isEmpty)
+        // "5 is the successor of 4" also says predecessor(5, 4): 4 = 5 - 1.
+        XCTAssertEqual(Oracle.readings("Is 5 the successor of 4?", concept: .predecessor).first?.answer, .yes)
+        XCTAssertTrue(Oracle.readings("Is 5 the cousin of 4?", concept: .successor).isEmpty)
+        // A wrong worked solution is caught: the program of "Is {b} the successor of {a}?" run on
+        // the wrong operand gives the wrong answer.
+        XCTAssertEqual(Oracle.apply(.successor, 5, others: []), 6)
+        XCTAssertEqual(Oracle.readings("Is 5 the successor of 4?", concept: .successor).first?.programAnswer, .yes)
+        XCTAssertEqual(Oracle.readings("Tell me: Is 6 the successor of 4? Yes or no?", concept: .successor).first?.programAnswer, .no)
     }
 
     /// Every phrasing of the generator is one the oracle knows, with the same held-out marking.
     func testOracleKnowsEveryPhrasing() {
         for concept in Concept.allCases {
-            XCTAssertGreaterThanOrEqual(Templates.phrasings(concept).count - Templates.heldoutCount, 4, "\(concept.rawValue) needs at least four train phrasings")
-            XCTAssertEqual(Templates.phrasings(concept).count, Oracle.sentences[concept]?.count, concept.rawValue)
+            XCTAssertGreaterThanOrEqual(Templates.indices(for: .train, concept: concept, holdout: true).count, 12,
+                                        "\(concept.rawValue) needs at least twelve train phrasings")
+            XCTAssertGreaterThanOrEqual(Templates.indices(for: .phrasing, concept: concept, holdout: true).count, 2, concept.rawValue)
+            XCTAssertEqual(Templates.indices(for: .fixed, concept: concept, holdout: true).count, Templates.fixedHeldout(concept).count)
         }
         let generator = LessonGenerator(config: LessonConfig(seed: 11))
         var rng = SplitMix64(seed: 12)
         for concept in Concept.allCases {
-            var seen = Set<Int>()
-            for split in [Split.train, .phrasing] {
+            for split in [Split.train, .phrasing, .fixed] {
                 for _ in 0..<200 {
                     let q = generator.question(concept: concept, split: split, rng: &rng)
-                    seen.insert(q.template)
                     let reading = Oracle.readings(q.text, concept: concept).first
                     XCTAssertNotNil(reading, q.text)
-                    XCTAssertEqual(reading?.heldoutPhrasing, split == .phrasing, q.text)
-                    XCTAssertEqual(Templates.isHeldout(q.template, concept: concept), split == .phrasing)
+                    XCTAssertEqual(reading?.heldoutPhrasing, split != .train, q.text)
+                    XCTAssertEqual(Templates.isHeldout(q.template, concept: concept), split != .train)
                 }
             }
-            XCTAssertEqual(seen.count, Templates.phrasings(concept).count, "\(concept.rawValue): not every phrasing is used")
         }
     }
 }

@@ -19,10 +19,10 @@ final class SplitTests: XCTestCase {
                     let reading = Oracle.reading(q)
                     XCTAssertNotNil(reading, q.text)
                     switch split {
-                    case .train, .phrasing:
+                    case .train, .phrasing, .fixed:
                         XCTAssertTrue(numbers.allSatisfy { train.contains($0) && !held.contains($0) },
                                       "seed \(seed): \(split.rawValue) question \"\(q.text)\" (\(q.answer.string)) uses a held-out or out-of-range number")
-                        XCTAssertEqual(reading?.heldoutPhrasing, split == .phrasing, "seed \(seed): \(split.rawValue) question \"\(q.text)\" has the wrong kind of phrasing")
+                        XCTAssertEqual(reading?.heldoutPhrasing, split != .train, "seed \(seed): \(split.rawValue) question \"\(q.text)\" has the wrong kind of phrasing")
                     case .heldout:
                         XCTAssertTrue(numbers.allSatisfy { train.contains($0) }, q.text)
                         XCTAssertTrue(numbers.contains { held.contains($0) }, "seed \(seed): heldout question \"\(q.text)\" has no held-out number")
@@ -42,9 +42,11 @@ final class SplitTests: XCTestCase {
         var rng = SplitMix64(seed: freshSeed())
         for q in generator.generate(split: .train, count: 2000, concepts: [.equality], rng: &rng) {
             let n = q.operands[0]
-            let values = [n - 1, n + 1, n + 2]
             let text = q.text.lowercased()
-            let value = text.contains("predecessor") || text.contains("before") ? values[0] : text.contains("two more") ? values[2] : values[1]
+            let value = text.contains("two less") || text.contains("minus two") ? n - 2
+                : text.contains("two more") || text.contains("plus two") ? n + 2
+                : text.contains("predecessor") || text.contains("before") || text.contains("less") || text.contains("minus") ? n - 1
+                : n + 1
             XCTAssertFalse(generator.isHeldout(value), q.text)
         }
     }

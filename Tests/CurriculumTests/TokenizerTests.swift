@@ -31,8 +31,8 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testUnknownWordsAreCountedNotFatal() {
-        let e = tokenizer.encode("Is 4 gigantic compared to zebra 3?", maxLength: 16)
-        XCTAssertEqual(e.unknownWords, ["gigantic", "compared", "zebra"])
+        let e = tokenizer.encode("Is 4 gigantic measured to zebra 3?", maxLength: 16)
+        XCTAssertEqual(e.unknownWords, ["gigantic", "measured", "zebra"])
         XCTAssertEqual(e.tokens.filter { $0 == Vocabulary.unkID }.count, 3)
         XCTAssertEqual(e.length, 8)
     }

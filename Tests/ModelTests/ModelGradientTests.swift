@@ -87,6 +87,12 @@ final class ModelGradientTests: XCTestCase {
         try checkWholeModelGradients(contentPointers: false, opReader: .hybrid)
     }
 
+    /// The quick preset's model with worked solutions: the program cross-entropy on the pointer,
+    /// op and relation logits joins the loss (random targets, some parts ignored with -1).
+    func testWholeModelGradientsWithWorkedSolutions() throws {
+        try checkWholeModelGradients(contentPointers: false, opReader: .hybrid, programs: true)
+    }
+
     /// Word reader with attention pooling: the query gets a gradient through the softmax.
     func testWholeModelGradientsWithAttentionPooledWords() throws {
         try checkWholeModelGradients(contentPointers: false, opReader: .words, pooling: .attention)
@@ -205,7 +211,7 @@ final class ModelGradientTests: XCTestCase {
     func checkWholeModelGradients(contentPointers: Bool, opReader: OpReader = .summary,
                                   pooling: WordPooling = .mean, coupled: Bool = false, paraphrase: Bool = false,
                                   localKeys: Bool = false, factoredOps: OpFactoring = .off, subtract2: Bool = true,
-                                  localOps: LocalOps = .off, positional: Bool = false) throws {
+                                  localOps: LocalOps = .off, positional: Bool = false, programs: Bool = false) throws {
         // Fresh every run; MODEL_TEST_SEED replays a failure.
         let seed = ProcessInfo.processInfo.environment["MODEL_TEST_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 0...UInt64.max)
@@ -236,6 +242,16 @@ final class ModelGradientTests: XCTestCase {
             var settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2,
                                         lambdaPointer: coupled ? 0.3 : 0)
             settings.lambdaParaphrase = paraphrase ? 0.4 : 0
+            if programs {
+                settings.lambdaProgram = 0.7
+                let U = Int32(UnaryOp.allCases.count), R = Int32(Relation.allCases.count)
+                batch.programs = (0..<batch.size).flatMap { b -> [Int32] in
+                    let skip = b == batch.size - 1  // one row with no worked solution
+                    return skip ? [-1, -1, -1, -1]
+                        : [Int32(rng.next() % 2), Int32(rng.next() % 2), Int32(rng.next() % UInt64(U)),
+                           b % 3 == 1 ? -1 : Int32(rng.next() % UInt64(R))]
+                }
+            }
 
             func loss() throws -> (Double, [[Int32]]) {
                 let (stats, _) = try model.forward(batch, loss: settings)

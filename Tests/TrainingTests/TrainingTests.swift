@@ -122,7 +122,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(Set(concepts.keys), Set(Concept.allCases.map(\.rawValue)))
         XCTAssertEqual(concepts["greater"]?["total"] as? Int, 2 * (obj["splits"] as! [String: Any]).count)
         let splits = obj["splits"] as! [String: [String: Any]]
-        XCTAssertEqual(Set(splits.keys), ["train", "heldout", "phrasing", "ood"])
+        XCTAssertEqual(Set(splits.keys), ["train", "heldout", "phrasing", "ood", "fixed"])
         XCTAssertNotNil(splits["heldout"]?["concepts"] as? [String: Any])
     }
 
