@@ -14,6 +14,8 @@ public struct Tally: Codable, Equatable, Sendable {
 public struct ScoredQuestion: Sendable {
     public var question: Question
     public var prediction: Prediction
+    /// Set when the evaluator's abstention policy says "cannot answer" (the answer is still scored).
+    public var abstention: Abstention? = nil
     public var correct: Bool { prediction.answer == question.answer }
 }
 
@@ -47,6 +49,7 @@ extension ScoredQuestion {
             var question: String, answer: String, predicted: String, correct: Bool, concept: String
             var split: String, template: Int, operands: [Int], program: String
             var op: String, relation: String?, a: Int?, b: Int?, slot_a: Int, slot_b: Int?, p_yes: Float?
+            var program_confidence: Float, abstained: String?
         }
         let t = prediction.trace
         let b = t.unaryB == .identity ? "B" : "\(t.unaryB.name)(B)"
@@ -56,7 +59,8 @@ extension ScoredQuestion {
                         template: question.template, operands: question.operands, program: program, op: t.unary.name,
                         relation: prediction.isNumber ? nil : t.relation.name, a: t.operandA,
                         b: prediction.isNumber ? nil : t.operandB, slot_a: t.slotA + 1,
-                        slot_b: prediction.isNumber ? nil : t.slotB + 1, p_yes: prediction.isNumber ? nil : prediction.pYes)
+                        slot_b: prediction.isNumber ? nil : t.slotB + 1, p_yes: prediction.isNumber ? nil : prediction.pYes,
+                        program_confidence: prediction.programConfidence, abstained: abstention?.reason)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(line), as: UTF8.self)
@@ -122,10 +126,15 @@ public struct SplitReport: Codable, Sendable {
     public var samples: [String]
     /// Generated questions only: every phrasing's score and the program run most, weakest first.
     public var phrasings: [PhrasingTally]?
+    /// Questions the abstention policy would not answer (counted in the accuracy all the same, so
+    /// the figures compare with earlier rounds), and how many each rule took.
+    public var abstained: Int = 0
+    public var abstentionRules: [String: Int] = [:]
 
     enum CodingKeys: String, CodingKey {
         case overall, correct, total, concepts, thresholds, bestThreshold = "best_threshold"
         case bestThresholdAccuracy = "best_threshold_accuracy", close, far, samples, phrasings
+        case abstained, abstentionRules = "abstention_rules"
     }
 
     /// `byPhrasing`: the questions come from the generator, so their template indices name phrasings.
@@ -134,6 +143,7 @@ public struct SplitReport: Codable, Sendable {
         var concepts: [String: Tally] = [:]
         var all = Tally(), close = Tally(), far = Tally()
         for s in scored {
+            if let a = s.abstention { abstained += 1; abstentionRules[a.rule.rawValue, default: 0] += 1 }
             concepts[s.question.concept.rawValue, default: Tally()].add(s.correct)
             all.add(s.correct)
             if s.question.concept == .greater || s.question.concept == .smaller, s.question.operands.count == 2 {
@@ -175,10 +185,69 @@ public struct SplitReport: Codable, Sendable {
 }
 
 /// Eval of every split: the per-split reports, and totals over all of them.
+/// How the abstention policy did on questions outside Grade 1 (`OutOfScope`): each should get
+/// "cannot answer".
+public struct OutOfScopeReport: Codable, Sendable {
+    public var total = 0
+    public var abstained = 0
+    public var rate: Double { total == 0 ? 0 : Double(abstained) / Double(total) }
+    /// Per kind: `correct` counts abstentions.
+    public var kinds: [String: Tally] = [:]
+    public var rules: [String: Int] = [:]
+    /// Questions answered anyway, with the answer given (the first few).
+    public var answered: [String] = []
+
+    enum CodingKeys: String, CodingKey { case total, abstained, rate, kinds, rules, answered }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        total = try c.decode(Int.self, forKey: .total); abstained = try c.decode(Int.self, forKey: .abstained)
+        kinds = try c.decode([String: Tally].self, forKey: .kinds); rules = try c.decode([String: Int].self, forKey: .rules)
+        answered = try c.decode([String].self, forKey: .answered)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(total, forKey: .total); try c.encode(abstained, forKey: .abstained); try c.encode(rate, forKey: .rate)
+        try c.encode(kinds, forKey: .kinds); try c.encode(rules, forKey: .rules); try c.encode(answered, forKey: .answered)
+    }
+
+    mutating func add(_ q: OutOfScopeQuestion, _ abstention: Abstention?, answer: String?) {
+        total += 1
+        kinds[q.kind.rawValue, default: Tally()].add(abstention != nil)
+        if let abstention {
+            abstained += 1
+            rules[abstention.rule.rawValue, default: 0] += 1
+        } else if answered.count < 12 {
+            answered.append("\(q.text) -> \(answer ?? "?")")
+        }
+    }
+
+    func text() -> String {
+        var out = "== out_of_scope: questions outside Grade 1 (each should get \"cannot answer\") ==\n"
+        out += String(format: "abstained %.4f (%d/%d)\n", rate, abstained, total)
+        for kind in OutOfScopeKind.allCases.map(\.rawValue) {
+            guard let t = kinds[kind] else { continue }
+            out += "  " + kind.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%6d/%-6d  %.4f\n", t.correct, t.total, t.accuracy)
+        }
+        out += "by rule: " + rules.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        if !answered.isEmpty {
+            out += "answered anyway:\n" + answered.map { "  " + $0 }.joined(separator: "\n") + "\n"
+        }
+        return out + "\n"
+    }
+}
+
 public struct EvalReport: Codable, Sendable {
     public var overall: Double
     public var concepts: [String: Tally]
     public var splits: [String: SplitReport]
+    /// Set when the eval ran with an abstention policy.
+    public var outOfScope: OutOfScopeReport?
+
+    enum CodingKeys: String, CodingKey { case overall, concepts, splits, outOfScope = "out_of_scope" }
 
     /// Mean accuracy over the held-out splits present in the report (`best` is chosen on held-out numbers alone).
     public var heldoutScore: Double {
@@ -256,8 +325,14 @@ public struct EvalReport: Codable, Sendable {
                     if weak.count > 10 { out += "  ... and \(weak.count - 10) more (--json lists them all)\n" }
                 }
             }
+            if r.abstained > 0 || outOfScope != nil {
+                let rules = r.abstentionRules.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                out += String(format: "abstained (\"cannot answer\") %d of %d (%.2f%%)%@\n", r.abstained, r.total,
+                              100 * Double(r.abstained) / Double(max(1, r.total)), (rules.isEmpty ? "" : ": " + rules) as NSString)
+            }
             out += "samples:\n" + r.samples.map { "  " + $0 }.joined(separator: "\n") + "\n\n"
         }
+        if let outOfScope { out += outOfScope.text() }
         out += String(format: "ALL SPLITS overall %.4f\n", overall)
         return out
     }
@@ -268,10 +343,41 @@ public struct Evaluator {
     public let model: ConceptModel
     public let batcher: Batcher
     public var batchSize = 256
+    /// When set, every scored question is checked and gets an `abstention` where the policy says
+    /// "cannot answer" (`learner eval` and `ask`; training's own evals leave it off).
+    public var policy: AbstentionPolicy?
 
-    public init(model: ConceptModel, batcher: Batcher) {
+    public init(model: ConceptModel, batcher: Batcher, policy: AbstentionPolicy? = nil) {
         self.model = model
         self.batcher = batcher
+        self.policy = policy
+    }
+
+    /// One question through the policy: the text checks first (the model does not run on a
+    /// question they refuse), then the program's.
+    public func answer(_ text: String) throws -> (prediction: Prediction?, abstention: Abstention?) {
+        let encoded = batcher.tokenizer.encode(text, maxLength: batcher.maxLen)
+        if let policy, let early = policy.check(text: text, encoded: encoded) { return (nil, early) }
+        let q = Question(text: text, answer: .no, concept: .equality, operands: [], split: .train, template: 0)
+        let p = try score([q])[0]
+        return (p.prediction, p.abstention)
+    }
+
+    /// Out-of-scope questions through the policy (which must be set).
+    public func scoreOutOfScope(_ questions: [OutOfScopeQuestion]) throws -> OutOfScopeReport {
+        var report = OutOfScopeReport()
+        var toModel: [(OutOfScopeQuestion, Question)] = []
+        for q in questions {
+            let encoded = batcher.tokenizer.encode(q.text, maxLength: batcher.maxLen)
+            if let policy, let early = policy.check(text: q.text, encoded: encoded) {
+                report.add(q, early, answer: nil)
+            } else {
+                toModel.append((q, Question(text: q.text, answer: .no, concept: .equality, operands: [], split: .train, template: 0)))
+            }
+        }
+        let scored = try score(toModel.map(\.1))
+        for ((q, _), s) in zip(toModel, scored) { report.add(q, s.abstention, answer: s.prediction.answer.string) }
+        return report
     }
 
     /// Scores questions in batches; on out-of-memory the batch halves and the chunk is retried.
@@ -291,7 +397,13 @@ public struct Evaluator {
                 size /= 2
                 continue
             }
-            for (q, p) in zip(chunk, preds) { out.append(ScoredQuestion(question: q, prediction: p)) }
+            for (q, p) in zip(chunk, preds) {
+                var s = ScoredQuestion(question: q, prediction: p)
+                if let policy {
+                    s.abstention = policy.check(text: q.text, encoded: batcher.tokenizer.encode(q.text, maxLength: batcher.maxLen), prediction: p)
+                }
+                out.append(s)
+            }
             i += chunk.count
         }
         return out
@@ -314,6 +426,12 @@ public struct Evaluator {
             if let scored { try results.forEach(scored) }
             reports[split.rawValue] = SplitReport(results, byPhrasing: true)
         }
-        return EvalReport(splits: reports)
+        var report = EvalReport(splits: reports)
+        if policy != nil {
+            var rng = SplitMix64(seed: seed ^ 0x4F4F_5300_0000_0000)
+            report.outOfScope = try scoreOutOfScope(OutOfScope.generate(count: perConcept * OutOfScopeKind.allCases.count,
+                                                                        generator: generator, places: model.config.places, rng: &rng))
+        }
+        return report
     }
 }

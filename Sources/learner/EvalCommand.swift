@@ -37,7 +37,9 @@ struct EvalCommand: ParsableCommand {
         let backend = try deviceOptions.backend()
         let (model, batcher, options, step) = try Checkpoint.loadModel(URL(fileURLWithPath: checkpoint), backend: backend,
                                                                         ema: !liveWeights)
-        let evaluator = Evaluator(model: model, batcher: batcher)
+        let generator = LessonGenerator(config: options.lessonConfig)
+        var evaluator = Evaluator(model: model, batcher: batcher)
+        evaluator.policy = AbstentionPolicy(places: model.config.places)
         var lines: [String] = []
         let keep: ((ScoredQuestion) throws -> Void)? = predictions == nil ? nil : { lines.append(try $0.jsonLine()) }
         let report: EvalReport
@@ -52,7 +54,6 @@ struct EvalCommand: ParsableCommand {
             if let keep { try results.forEach(keep) }
             report = EvalReport(splits: ["questions": SplitReport(results)])
         } else {
-            let generator = LessonGenerator(config: options.lessonConfig)
             report = try evaluator.report(generator: generator, perConcept: 8 * evalBatches, seed: options.seed, scored: keep)
         }
         if let predictions {
@@ -89,16 +90,18 @@ struct AskCommand: ParsableCommand {
         let backend = try deviceOptions.backend()
         let (model, batcher, _, _) = try Checkpoint.loadModel(URL(fileURLWithPath: checkpoint), backend: backend)
         let encoded = batcher.tokenizer.encode(question, maxLength: batcher.maxLen)
-        if encoded.truncated {
-            throw ValidationError("the question is longer than the model's \(batcher.maxLen) tokens")
-        }
         if !encoded.unknownWords.isEmpty {
             FileHandle.standardError.write(Data("note: unknown words read as [UNK]: \(encoded.unknownWords.joined(separator: ", "))\n".utf8))
         }
-        let q = Question(text: question, answer: .no, concept: .equality, operands: [], split: .train, template: 0)
-        let (_, preds) = try model.forward(try batcher.batch([q], withTargets: false), hard: true)
-        let p = preds[0]
-        if p.isNumber {
+        let policy = AbstentionPolicy(places: model.config.places)
+        let (prediction, abstention) = try Evaluator(model: model, batcher: batcher, policy: policy).answer(question)
+        if let abstention { print(abstention.line) }
+        guard let p = prediction else { return }
+        if abstention != nil {
+            // The answer the model would have given, for --explain only.
+            if !explain { return }
+            print("(the program it would have run:)")
+        } else if p.isNumber {
             print(p.number)
         } else {
             print(String(format: "%@ (p(yes) = %.3f)", (p.yes ? "yes" : "no") as NSString, p.pYes))
@@ -116,6 +119,7 @@ struct AskCommand: ParsableCommand {
                              t.relation.name as NSString, t.unary.name as NSString, opB as NSString, t.pStop))
             }
             print("VQ codes (heads, then residual stages): \(t.codes.map(String.init).joined(separator: " "))")
+            print(String(format: "program confidence %.3f", p.programConfidence))
         }
     }
 }

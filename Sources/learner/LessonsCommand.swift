@@ -31,6 +31,9 @@ struct LessonsCommand: ParsableCommand {
     @Flag(name: .customLong("phrasings"), help: "List every phrasing per concept with its worked solution and whether it is train, held out (systematic) or fixed.")
     var phrasings = false
 
+    @Flag(name: .customLong("out_of_scope"), help: "Questions outside Grade 1 (other operations and grades, nonsense, unsupported numbers), which learner eval expects to get \"cannot answer\": print them as KIND<tab>QUESTION, or with --export write JSON lines {\"question\", \"kind\"}.")
+    var outOfScope = false
+
     @Option(name: .customLong("count"), help: ArgumentHelp("Number of questions (default 1000; 200000 for --bench).", valueName: "N"))
     var count: String?
 
@@ -142,13 +145,32 @@ struct LessonsCommand: ParsableCommand {
             print(PhrasingList.text(concepts: try conceptList() ?? Concept.allCases))
             return
         }
-        guard export != nil || stats || bench else {
-            throw UsageError(message: "nothing to do (expected --export FILE, --stats, --bench or --phrasings)")
+        guard export != nil || stats || bench || outOfScope else {
+            throw UsageError(message: "nothing to do (expected --export FILE, --stats, --bench, --phrasings or --out_of_scope)")
         }
         let config = try lessonConfig()
         let generator = LessonGenerator(config: config)
         let count = try self.count.map { try parseInt($0, "--count", min: 1) } ?? (bench ? 200_000 : 1000)
         let sampleSeed = try self.sampleSeed.map { try parseSeed($0, "--sample_seed") } ?? config.seed
+        if outOfScope {
+            var r = SplitMix64(seed: sampleSeed).derived(0x4F4F_53)
+            let questions = OutOfScope.generate(count: count, generator: generator, rng: &r)
+            if let export {
+                struct Line: Encodable { let question: String; let kind: String }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let text = try questions.map { String(decoding: try encoder.encode(Line(question: $0.text, kind: $0.kind.rawValue)), as: UTF8.self) + "\n" }.joined()
+                do {
+                    try Data(text.utf8).write(to: URL(fileURLWithPath: export), options: .atomic)
+                } catch {
+                    throw UsageError(message: "--export \(export): cannot write the file (\(error.localizedDescription))")
+                }
+                print("wrote \(questions.count) out-of-scope questions to \(export)")
+            } else {
+                for q in questions { print("\(q.kind.rawValue)\t\(q.text)") }
+            }
+            return
+        }
 
         let chosen = try conceptList()
 

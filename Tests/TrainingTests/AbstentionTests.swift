@@ -1,0 +1,103 @@
+import Compute
+import Curriculum
+import Foundation
+@testable import Model
+import XCTest
+@testable import Training
+
+/// The abstention policy: each rule fires on the question it is for and on nothing in scope.
+final class AbstentionTests: XCTestCase {
+    let policy = AbstentionPolicy(places: 4)
+    let tokenizer = Tokenizer.build()
+
+    func textRule(_ text: String) -> Abstention.Rule? {
+        policy.check(text: text, encoded: tokenizer.encode(text, maxLength: 48))?.rule
+    }
+
+    /// A prediction whose program reads `slotA` (and `slotB` for yes/no) with `op`.
+    func prediction(number: Bool, slotA: Int, slotB: Int = 0, op: UnaryOp, operandA: Int?, confidence: Float = 1) -> Prediction {
+        let t = ReasoningTrace(operandA: operandA, operandB: nil, slotA: slotA, slotB: slotB, unary: op, relation: .equal,
+                               pStop: 1, codes: [])
+        return Prediction(isNumber: number, yes: true, pYes: 0.9, number: 0, trace: t, programConfidence: confidence)
+    }
+
+    func programRule(_ text: String, _ p: Prediction) -> Abstention.Rule? {
+        policy.check(text: text, encoded: tokenizer.encode(text, maxLength: 48), prediction: p)?.rule
+    }
+
+    func testTextRules() {
+        XCTAssertEqual(textRule("banana"), .unknownWords)
+        XCTAssertEqual(textRule("Is the parity the same?"), .noNumber)
+        XCTAssertEqual(textRule("Is 12345 greater than 2?"), .tooManyDigits)
+        XCTAssertEqual(textRule("Is -4 smaller than 2?"), .negativeNumber)
+        XCTAssertEqual(textRule("Is 3.5 greater than 2?"), .decimalNumber)
+        XCTAssertEqual(textRule("Is 3 greater than 2 and 5 and 7?"), .tooManyNumbers)
+        XCTAssertEqual(textRule("What is 6 times 2?"), .unknownWords)
+        XCTAssertEqual(textRule("Is 12 " + String(repeating: "the ", count: 60) + "greater than 3?"), .tooLong)
+        // Function words and courtesies may be unknown; a negation or a number word may not.
+        XCTAssertNil(textRule("Could you kindly tell me whether 7 is greater than 5?"))
+        XCTAssertEqual(textRule("Is 7 never greater than 5?"), .unknownWords)
+        XCTAssertEqual(textRule("Is 7 five more than 2?"), .unknownWords)
+        // Hyphens between words and a full stop after a number are not signs or decimals.
+        XCTAssertNil(textRule("Is 7 greater than 5. Yes or no?"))
+    }
+
+    /// Every generated in-scope question passes the text rules (they must not cost in-scope answers).
+    func testGeneratedQuestionsPassTheTextRules() {
+        let generator = LessonGenerator(config: LessonConfig(seed: UInt64.random(in: 0...1000)))
+        var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+        for split in Split.allCases where generator.canGenerate(split) {
+            for q in generator.generate(split: split, count: 400, rng: &rng) {
+                XCTAssertNil(textRule(q.text), "\(split): \(q.text)")
+            }
+        }
+    }
+
+    func testProgramRules() {
+        // Every number read: answered.
+        XCTAssertNil(programRule("Is 7 greater than 5?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7)))
+        XCTAssertNil(programRule("What comes after 41?", prediction(number: true, slotA: 0, op: .successor, operandA: 41)))
+        // A number no step reads.
+        XCTAssertEqual(programRule("What is 3 plus 4?", prediction(number: true, slotA: 0, op: .successor, operandA: 3)), .unreadNumber)
+        // "between" reads the number two away from its operand, and only that one.
+        XCTAssertNil(programRule("Which number is between 5 and 7?", prediction(number: true, slotA: 0, op: .between, operandA: 5)))
+        XCTAssertEqual(programRule("Which number is between 5 and 9?", prediction(number: true, slotA: 0, op: .between, operandA: 5)), .unreadNumber)
+        XCTAssertNil(programRule("Is 6 the number between 5 and 7?", prediction(number: false, slotA: 1, slotB: 0, op: .between, operandA: 5)))
+        // An answer the places cannot write, a number answer with no step, an unsure program.
+        XCTAssertEqual(programRule("What comes after 9999?", prediction(number: true, slotA: 0, op: .successor, operandA: 9999)), .answerOutOfRange)
+        XCTAssertEqual(programRule("What comes before 0?", prediction(number: true, slotA: 0, op: .predecessor, operandA: 0)), .answerOutOfRange)
+        XCTAssertEqual(programRule("What is 12?", prediction(number: true, slotA: 0, op: .identity, operandA: 12)), .noStep)
+        XCTAssertEqual(programRule("Is 7 greater than 5?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.3)), .unsureProgram)
+        // With an unknown function word the program must be surer.
+        XCTAssertEqual(programRule("Is 7 greater than 5, friend?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.7)), .unsureProgram)
+        XCTAssertNil(programRule("Is 7 greater than 5, friend?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.95)))
+        // The line names the rule's cause.
+        let a = policy.check(text: "Is 12345 greater than 2?", encoded: tokenizer.encode("Is 12345 greater than 2?", maxLength: 48))
+        XCTAssertEqual(a?.line, "cannot answer: 12345 has 5 digits; I read whole numbers up to 9999")
+    }
+
+    /// `learner eval` with a policy: abstentions counted per split, and the out-of-scope block
+    /// scored question by question (a tiny untrained-ish model: the rules, not its skill, decide).
+    func testEvalReportCountsAbstentions() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("abstain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try Trainer(options: TrainingTests.tinyOptions(seed: 11, dir: dir.path), backend: CPUBackend(threads: 1))
+        var evaluator = Evaluator(model: t.model, batcher: t.batcher)
+        evaluator.policy = AbstentionPolicy(places: t.model.config.places)
+        let report = try evaluator.report(generator: t.generator, perConcept: 3, seed: 2, splits: [.heldout])
+        let oos = try XCTUnwrap(report.outOfScope)
+        XCTAssertEqual(oos.total, 3 * OutOfScopeKind.allCases.count)
+        XCTAssertEqual(oos.kinds.values.reduce(0) { $0 + $1.correct }, oos.abstained)
+        XCTAssertEqual(oos.rules.values.reduce(0, +), oos.abstained)
+        let split = try XCTUnwrap(report.splits["heldout"])
+        XCTAssertEqual(split.abstentionRules.values.reduce(0, +), split.abstained)
+        let obj = try JSONSerialization.jsonObject(with: Data(try report.json().utf8)) as! [String: Any]
+        XCTAssertNotNil((obj["out_of_scope"] as? [String: Any])?["rate"] as? Double)
+        XCTAssertTrue(report.text().contains("out_of_scope"))
+        // Without a policy nothing abstains and there is no out-of-scope block.
+        let plain = try Evaluator(model: t.model, batcher: t.batcher).report(generator: t.generator, perConcept: 3, seed: 2, splits: [.heldout])
+        XCTAssertNil(plain.outOfScope)
+        XCTAssertEqual(plain.splits["heldout"]?.abstained, 0)
+    }
+}
