@@ -5,8 +5,11 @@ import Model
 
 public enum TrainingError: Error, CustomStringConvertible {
     case outOfMemory(String)
+    /// Training stopped because the loss or gradients stayed non-finite (one line: the step, the
+    /// value and the last good checkpoint).
+    case diverged(String)
     public var description: String {
-        switch self { case let .outOfMemory(s): return s }
+        switch self { case let .outOfMemory(s), let .diverged(s): return s }
     }
 }
 
@@ -25,6 +28,41 @@ public struct MetricsLine: Codable, Sendable {
     public var vqPerplexity: [Double]
     public var examplesPerSecond: Double
     public var microBatch: Int
+}
+
+extension MetricsLine {
+    enum CodingKeys: String, CodingKey {
+        case step, loss, answerLoss, vqLoss, stopLoss, accuracy, lr, gradNorm, vqUtilisation, vqPerplexity
+        case examplesPerSecond, microBatch
+    }
+
+    /// A diverging run logs NaN and infinite values; JSON has no such numbers, so they are
+    /// written as null (and read back as NaN) instead of stopping the writer.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func put<F: BinaryFloatingPoint & Encodable>(_ v: F, _ key: CodingKeys) throws {
+            if v.isFinite { try c.encode(v, forKey: key) } else { try c.encodeNil(forKey: key) }
+        }
+        try c.encode(step, forKey: .step)
+        try put(loss, .loss); try put(answerLoss, .answerLoss); try put(vqLoss, .vqLoss); try put(stopLoss, .stopLoss)
+        try put(accuracy, .accuracy); try put(lr, .lr); try put(gradNorm, .gradNorm)
+        try c.encode(vqUtilisation.map { $0.isFinite ? $0 : nil }, forKey: .vqUtilisation)
+        try c.encode(vqPerplexity.map { $0.isFinite ? $0 : nil }, forKey: .vqPerplexity)
+        try put(examplesPerSecond, .examplesPerSecond)
+        try c.encode(microBatch, forKey: .microBatch)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func get<F: BinaryFloatingPoint & Decodable>(_ key: CodingKeys) throws -> F { try c.decodeIfPresent(F.self, forKey: key) ?? .nan }
+        step = try c.decode(Int.self, forKey: .step)
+        loss = try get(.loss); answerLoss = try get(.answerLoss); vqLoss = try get(.vqLoss); stopLoss = try get(.stopLoss)
+        accuracy = try get(.accuracy); lr = try get(.lr); gradNorm = try get(.gradNorm)
+        vqUtilisation = try c.decode([Double?].self, forKey: .vqUtilisation).map { $0 ?? .nan }
+        vqPerplexity = try c.decode([Double?].self, forKey: .vqPerplexity).map { $0 ?? .nan }
+        examplesPerSecond = try get(.examplesPerSecond)
+        microBatch = try c.decode(Int.self, forKey: .microBatch)
+    }
 }
 
 /// A training run: model, optimizer, data stream and everything needed to resume it exactly.
@@ -49,6 +87,12 @@ public final class Trainer {
     public internal(set) var lossScale: Float = 1
     var goodSteps = 0
     public internal(set) var skippedSteps = 0
+    /// Steps skipped in a row for non-finite gradients; `divergenceSkips` of them with the loss
+    /// scale at 1 (no amp scaling left to lower) stop training.
+    var consecutiveSkips = 0
+    static let divergenceSkips = 20
+    /// The last checkpoint written with finite weights, for the divergence message.
+    public internal(set) var lastGoodCheckpoint: (path: String, step: Int)?
     /// Gradients are fp16 under `--amp` (largest finite 65504): starting at 1024 leaves room for
     /// gradient elements up to 64 while lifting ones down to ~6e-11 above fp16's smallest
     /// subnormal; 65536 (PyTorch's start) overflowed the first steps of every run here.
@@ -153,6 +197,7 @@ public final class Trainer {
         var norm = Float.nan
         if let n = try optimizer.update(lr: lr, lossScale: lossScale) {
             norm = n
+            consecutiveSkips = 0
             goodSteps += 1
             if options.amp && goodSteps >= Self.lossScaleWindow {
                 lossScale = min(lossScale * 2, 16_777_216)
@@ -161,9 +206,14 @@ public final class Trainer {
         } else {
             // The step's questions are consumed and the step counts, but no weight moves.
             skippedSteps += 1
+            consecutiveSkips += 1
             goodSteps = 0
+            let wasAtFloor = lossScale <= 1
             lossScale = max(lossScale / 2, 1)
             log("gradient overflow at step \(step): step skipped, loss scale now \(lossScale)")
+            if wasAtFloor && consecutiveSkips >= Self.divergenceSkips {
+                throw TrainingError.diverged(divergenceMessage("the gradient norm was non-finite for \(consecutiveSkips) steps in a row with the loss scale at 1"))
+            }
         }
         if options.restartEvery > 0 && step % options.restartEvery == 0 {
             let usage = try model.codeUsage()
@@ -281,6 +331,10 @@ public final class Trainer {
     /// win ties. Held-out phrasings are a test split only; choosing `best` on them would report
     /// a figure that was selected for.
     public func saveCheckpoints(periodic: Bool) throws {
+        // Weights that are not finite are never written over `latest` or `best`.
+        if let bad = try firstNonFiniteParameter() {
+            throw TrainingError.diverged(divergenceMessage("parameter \(bad.name) holds \(bad.value)"))
+        }
         let score = try evaluate(perConcept: options.evalPerConcept, splits: [.heldout], validation: true).heldoutScore
         let improved = score >= bestScore
         if improved { bestScore = score }
@@ -288,8 +342,30 @@ public final class Trainer {
         try file.write(to: runDir.appendingPathComponent("latest.safetensors"))
         if periodic { try file.write(to: runDir.appendingPathComponent(String(format: "step-%06d.safetensors", step))) }
         if improved { try file.write(to: runDir.appendingPathComponent("best.safetensors")) }
+        lastGoodCheckpoint = (runDir.appendingPathComponent("latest.safetensors").path, step)
         log(String(format: "checkpoint at step %d: validation accuracy on held-out numbers (EMA) %.4f%@", step, score,
                    (improved ? ", new best" : "") as NSString))
+    }
+
+    /// The first parameter (live or EMA) holding a NaN or an infinity, with that value.
+    func firstNonFiniteParameter() throws -> (name: String, value: Float)? {
+        for p in model.params.all {
+            let values = try backend.download(p.value, offset: 0, count: p.count)
+            if let v = values.first(where: { !$0.isFinite }) { return (p.name, v) }
+        }
+        try optimizer.swapEMA()
+        defer { try? optimizer.swapEMA() }
+        for p in model.params.all {
+            let values = try backend.download(p.value, offset: 0, count: p.count)
+            if let v = values.first(where: { !$0.isFinite }) { return ("\(p.name) (EMA)", v) }
+        }
+        return nil
+    }
+
+    func divergenceMessage(_ what: String) -> String {
+        let last = lastGoodCheckpoint.map { "the last good checkpoint is \($0.path) (step \($0.step))" }
+            ?? "this run wrote no checkpoint before it"
+        return "training diverged at step \(step): \(what); \(last). Try a lower --lr (now \(options.lr))"
     }
 
     /// Evaluates the EMA weights (the live ones when EMA is off). Checkpoint selection (`best`)
