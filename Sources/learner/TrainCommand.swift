@@ -89,6 +89,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("ood_range"), help: "Out-of-range numbers for the ood split, A-B.") var oodRange: String?
     @Option(name: .customLong("template_holdout"), help: "Hold out phrasings: true or false.") var templateHoldout: Bool?
     @Option(name: .customLong("resume"), help: "Checkpoint to continue from (bit-identical on the CPU backend).") var resume: String?
+    @Flag(name: .customLong("overwrite"), help: "Start a new run in a --save_dir that already holds one (its checkpoints and metrics are deleted first).")
+    var overwrite = false
     @Flag(name: .customLong("base10"), help: "Accepted for compatibility: numbers are always base 10.") var base10 = false
     @Flag(name: .customLong("amp"), help: "Mixed precision: fp16 activations, weights and gradients, fp32 math and master weights, dynamic loss scale.") var amp = false
     @OptionGroup var deviceOptions: DeviceOptions
@@ -178,8 +180,13 @@ struct TrainCommand: ParsableCommand {
             try apply(to: &o)
             trainer = try Trainer(options: o, backend: backend)
         }
-        trainer.progress = ProgressReporter()
         let o = trainer.options
+        // One run per folder; a new run does not write over an earlier one unless told to.
+        let lock = try RunLock(folder: URL(fileURLWithPath: o.saveDir))
+        defer { lock.release() }
+        if let note = lock.note { print(note) }
+        if resume == nil { try RunFolder.prepareNewRun(URL(fileURLWithPath: o.saveDir), overwrite: overwrite) }
+        trainer.progress = ProgressReporter()
         print("training on \(backend.description): \(trainer.model.params.totalCount) parameters, d_model \(o.dModel), "
               + "batch \(o.batchSize), \(o.steps) steps, run folder \(o.saveDir)")
         try trainer.train()
