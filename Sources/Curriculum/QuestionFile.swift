@@ -13,7 +13,10 @@ public enum QuestionFile {
     public static let defaultSplit: Split = .heldout
 
     /// Reads a question file.
-    public static func read(_ url: URL) throws -> [Question] {
+    public static func read(_ url: URL) throws -> [Question] { try readNumbered(url).map(\.question) }
+
+    /// Reads a question file, each question with its 1-based line number.
+    public static func readNumbered(_ url: URL) throws -> [(line: Int, question: Question)] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw QuestionFileError(file: url.lastPathComponent, line: 0, message: "cannot read the file (\(error.localizedDescription))")
@@ -21,12 +24,17 @@ public enum QuestionFile {
         guard let text = String(data: data, encoding: .utf8) else {
             throw QuestionFileError(file: url.lastPathComponent, line: 0, message: "not UTF-8 text (expected JSON lines)")
         }
-        return try parse(text, name: url.lastPathComponent)
+        return try parseNumbered(text, name: url.lastPathComponent)
     }
 
     /// Parses the text of a question file; `name` is used in error messages.
     public static func parse(_ text: String, name: String = "questions.jsonl") throws -> [Question] {
-        var questions: [Question] = []
+        try parseNumbered(text, name: name).map(\.question)
+    }
+
+    /// Parses the text of a question file, each question with its 1-based line number.
+    public static func parseNumbered(_ text: String, name: String = "questions.jsonl") throws -> [(line: Int, question: Question)] {
+        var questions: [(line: Int, question: Question)] = []
         var lineNumber = 0
         let decoder = JSONDecoder()
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -90,7 +98,7 @@ public enum QuestionFile {
                 guard case .int(let t) = templateValue else { throw fail("\"template\" is \(templateValue.kind) (expected a whole number)") }
                 template = t
             }
-            questions.append(Question(text: questionText, answer: answer, concept: concept, operands: operands, split: split, template: template))
+            questions.append((lineNumber, Question(text: questionText, answer: answer, concept: concept, operands: operands, split: split, template: template)))
         }
         return questions
     }
@@ -139,6 +147,42 @@ public enum QuestionFile {
             }
         }
         s += "\""
+    }
+}
+
+extension QuestionFile {
+    /// Splits read lines into those whose answer agrees with the oracle (or that it cannot check)
+    /// and one message per line that disagrees: `file:line: the answer "no" disagrees with
+    /// greater(3, 2) = yes; left out of the score (--trust_answers scores it)`.
+    public static func checkAnswers(_ lines: [(line: Int, question: Question)], file: String) -> (kept: [Question], disagreements: [String]) {
+        var kept: [Question] = [], messages: [String] = []
+        for (line, q) in lines {
+            if let expected = q.expectedAnswer, expected != q.answer {
+                let call = "\(q.concept.rawValue)(\(q.operands.map(String.init).joined(separator: ", ")))"
+                messages.append("\(file):\(line): the answer \"\(q.answer.string)\" disagrees with \(call) = \(expected.string); left out of the score (--trust_answers scores it)")
+            } else {
+                kept.append(q)
+            }
+        }
+        return (kept, messages)
+    }
+}
+
+extension Question {
+    /// The answer the concept and operands say this question must have (the generator's oracle),
+    /// or nil where they do not decide it: equality statements (the answer depends on the
+    /// expression the sentence uses) and questions without the operands their concept needs.
+    public var expectedAnswer: Answer? {
+        let o = operands
+        switch concept {
+        case .countAfter: return o.count >= 1 ? .number(o[0] + 1) : nil
+        case .countBefore: return o.count >= 1 ? .number(o[0] - 1) : nil
+        case .countBetween: return o.count == 2 && abs(o[0] - o[1]) == 2 ? .number((o[0] + o[1]) / 2) : nil
+        case .equality: return nil
+        default:
+            guard o.count == 2, let truth = concept.holds(o[0], o[1]) else { return nil }
+            return truth ? .yes : .no
+        }
     }
 }
 

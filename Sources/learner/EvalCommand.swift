@@ -21,6 +21,8 @@ struct EvalCommand: ParsableCommand {
     var predictions: String?
     @Flag(name: .customLong("live_weights"), help: "Use the live weights instead of the EMA weights.")
     var liveWeights = false
+    @Flag(name: .customLong("trust_answers"), help: "With --questions: score every line with the file's answer, even where its concept and operands say the answer is different.")
+    var trustAnswers = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
@@ -44,7 +46,18 @@ struct EvalCommand: ParsableCommand {
         let keep: ((ScoredQuestion) throws -> Void)? = predictions == nil ? nil : { lines.append(try $0.jsonLine()) }
         let report: EvalReport
         if let questions {
-            let qs = try QuestionFile.read(URL(fileURLWithPath: questions))
+            // The generator's oracle checks each line's answer against its concept and operands: a
+            // mislabeled line is reported and left out, not scored as the model's mistake.
+            let numbered = try QuestionFile.readNumbered(URL(fileURLWithPath: questions))
+            var qs = numbered.map(\.question)
+            if !trustAnswers {
+                let checked = QuestionFile.checkAnswers(numbered, file: questions)
+                qs = checked.kept
+                for line in checked.disagreements { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+                if !checked.disagreements.isEmpty {
+                    FileHandle.standardError.write(Data("note: \(checked.disagreements.count) line(s) left out for a wrong answer; scoring \(qs.count)\n".utf8))
+                }
+            }
             let unknown = batcher.tokenizer.unknownWords(in: qs)
             if !unknown.isEmpty {
                 let list = unknown.sorted { $0.value > $1.value }.prefix(10).map { "\($0.key) (\($0.value))" }
