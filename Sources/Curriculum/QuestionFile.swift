@@ -21,10 +21,15 @@ public enum QuestionFile {
         do { data = try Data(contentsOf: url) } catch {
             throw QuestionFileError(file: url.lastPathComponent, line: 0, message: "cannot read the file (\(error.localizedDescription))")
         }
+        return try parseNumbered(data: data, name: url.lastPathComponent)
+    }
+
+    /// Parses the bytes of a question file (UTF-8 checked first).
+    public static func parseNumbered(data: Data, name: String) throws -> [(line: Int, question: Question)] {
         guard let text = String(data: data, encoding: .utf8) else {
-            throw QuestionFileError(file: url.lastPathComponent, line: 0, message: "not UTF-8 text (expected JSON lines)")
+            throw QuestionFileError(file: name, line: 0, message: "not UTF-8 text (expected JSON lines)")
         }
-        return try parseNumbered(text, name: url.lastPathComponent)
+        return try parseNumbered(text, name: name)
     }
 
     /// Parses the text of a question file; `name` is used in error messages.

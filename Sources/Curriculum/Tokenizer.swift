@@ -177,9 +177,6 @@ public struct Tokenizer: Sendable {
     }
 
     /// The number of tokens of a text (`[CLS]` included).
-    /// Words of a text (numbers not counted).
-    public static func wordCount(_ text: String) -> Int { pieces(text).filter { $0.word != nil }.count }
-
     public func tokenCount(_ text: String) -> Int {
         1 + Tokenizer.pieces(text).reduce(0) { n, p in
             switch p { case .word: return n + 1; case .number(let d): return n + d.count }

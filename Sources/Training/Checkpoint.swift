@@ -75,8 +75,16 @@ public struct SafeTensorsFile {
                 throw bad("tensor entry \(key) is malformed")
             }
             guard dtype == "F32" else { throw bad("tensor \(key) has dtype \(dtype), only F32 is read") }
-            let count = shape.reduce(1, *)
-            guard offs[0] >= 0, offs[1] <= body.count, offs[1] - offs[0] == count * 4 else {
+            // A header that lies (negative or overflowing sizes) is an error, never a trap.
+            var count = 1
+            for d in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow, product <= body.count / 4 else {
+                    throw bad("tensor \(key) shape \(shape) does not fit a \(body.count)-byte body")
+                }
+                count = product
+            }
+            guard offs[0] >= 0, offs[0] <= offs[1], offs[1] <= body.count, offs[1] - offs[0] == count * 4 else {
                 throw bad("tensor \(key) offsets \(offs) do not match shape \(shape) in a \(body.count)-byte body")
             }
             var values = [Float](repeating: 0, count: count)
