@@ -34,6 +34,7 @@ extension Trainer {
             "loss_scale_good_steps": String(goodSteps),
             "backend": backend.description,
         ]
+        if options.course != nil { file.metadata["course_progress"] = try json(courseProgress) }
         return file
     }
 
@@ -76,6 +77,13 @@ extension Trainer {
             bestScore = file.metadata["best_score"].flatMap(Double.init) ?? -1
             lossScale = file.metadata["loss_scale"].flatMap(Float.init) ?? lossScale
             goodSteps = file.metadata["loss_scale_good_steps"].flatMap(Int.init) ?? 0
+            if options.course != nil {
+                guard let text = file.metadata["course_progress"],
+                      let p = try? JSONDecoder().decode(CourseProgress.self, from: Data(text.utf8)) else {
+                    throw CheckpointError("\(url.path) lacks its course progress; it cannot be resumed")
+                }
+                courseProgress = p
+            }
         } catch let e as ComputeError {
             throw CheckpointError("\(url.path) does not match this model: \(e)")
         }

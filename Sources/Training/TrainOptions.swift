@@ -103,6 +103,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var amp = false
     /// Steps between dead-code restarts of the VQ codebooks (0 = never).
     public var restartEvery = 100
+    /// The course the run walks (`--course`), kept whole in the checkpoint so a resumed run
+    /// follows the same levels; nil trains every concept uniformly from the first step.
+    public var course: Course?
 
     public init() {}
 
@@ -221,6 +224,10 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         }
         if !(countFirst >= 0 && countFirst < 1) { throw fail("--count_first \(countFirst) must be in [0, 1)") }
         if !(arithFirst >= 0 && arithFirst < 1) { throw fail("--arith_first \(arithFirst) must be in [0, 1)") }
+        if let course {
+            try course.validate(name: "course \(course.name)")
+            if countFirst > 0 || arithFirst > 0 { throw fail("--course orders the concepts itself; it cannot take --count_first or --arith_first") }
+        }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }
         if dModel < 1 || heads < 1 || dModel % heads != 0 {

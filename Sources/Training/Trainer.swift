@@ -93,6 +93,10 @@ public final class Trainer {
     static let divergenceSkips = 20
     /// The last checkpoint written with finite weights, for the divergence message.
     public internal(set) var lastGoodCheckpoint: (path: String, step: Int)?
+    /// Where the run stands in `options.course` (unused without a course).
+    public internal(set) var courseProgress = CourseProgress()
+    /// Replaces the mastery check's scoring (tests pin scores to exercise the gating).
+    var masteryScorer: (([Concept]) throws -> [String: Double])?
     /// Gradients are fp16 under `--amp` (largest finite 65504): starting at 1024 leaves room for
     /// gradient elements up to 64 while lifting ones down to ~6e-11 above fp16's smallest
     /// subnormal; 65536 (PyTorch's start) overflowed the first steps of every run here.
@@ -137,8 +141,8 @@ public final class Trainer {
     /// nothing but the gradient norm (for clipping) comes back from the device.
     @discardableResult
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
-        var questions = generator.generate(split: .train, count: options.batchSize,
-                                           concepts: options.concepts(step: step + 1), rng: &dataRNG)
+        var questions = options.course.map { courseQuestions($0, count: options.batchSize) }
+            ?? generator.generate(split: .train, count: options.batchSize, concepts: options.concepts(step: step + 1), rng: &dataRNG)
         var partners: [Int32]?
         if options.lambdaParaphrase > 0 {
             // Rows 2i and 2i + 1: one question in two train phrasings (adjacent, so an even
@@ -224,6 +228,7 @@ public final class Trainer {
                                            rng: &modelRNG)
             try model.setCodeUsage(usage.map { Array(repeating: 0, count: $0.count) })
         }
+        if let course = options.course { try advanceCourse(course) }
         return (total!, norm, lr)
     }
 

@@ -89,6 +89,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("ood_range"), help: "Out-of-range numbers for the ood split, A-B.") var oodRange: String?
     @Option(name: .customLong("template_holdout"), help: "Hold out phrasings: true or false.") var templateHoldout: Bool?
     @Option(name: .customLong("resume"), help: "Checkpoint to continue from (bit-identical on the CPU backend).") var resume: String?
+    @Option(name: .customLong("course"), help: "Walk a course: levels passed on mastery with replay (a file, or a name in Courses/, e.g. grade1; see learner course show).")
+    var course: String?
     @Flag(name: .customLong("overwrite"), help: "Start a new run in a --save_dir that already holds one (its checkpoints and metrics are deleted first).")
     var overwrite = false
     @Flag(name: .customLong("base10"), help: "Accepted for compatibility: numbers are always base 10.") var base10 = false
@@ -178,6 +180,9 @@ struct TrainCommand: ParsableCommand {
         } else {
             var o = try preset.map { try TrainOptions.preset($0) } ?? TrainOptions()
             try apply(to: &o)
+            if let course {
+                do { o.course = try Course.load(course) } catch let e as CourseError { throw ValidationError(e.description) }
+            }
             trainer = try Trainer(options: o, backend: backend)
         }
         let o = trainer.options
@@ -190,6 +195,12 @@ struct TrainCommand: ParsableCommand {
         print("training on \(backend.description): \(trainer.model.params.totalCount) parameters, d_model \(o.dModel), "
               + "batch \(o.batchSize), \(o.steps) steps, run folder \(o.saveDir)")
         try trainer.train()
+        if o.course != nil {
+            for (i, r) in trainer.courseProgress.records.enumerated() {
+                print(String(format: "level %d %@: %@ at step %d (%d steps)", i + 1, r.level as NSString,
+                             (r.mastered ? "mastered" : "NOT mastered") as NSString, r.end, r.end - r.start))
+            }
+        }
         print(String(format: "done: best validation accuracy (EMA) %.4f; checkpoints in %@", trainer.bestScore, o.saveDir as NSString))
     }
 }
