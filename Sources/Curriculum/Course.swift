@@ -31,11 +31,23 @@ public struct Course: Codable, Equatable, Sendable {
     /// Steps between mastery checks within a level.
     public var checkEvery: Int
     public var levels: [Level]
+    /// The focus loop: after each level's diagnosis, this share of each batch practises the
+    /// weakest diagnostic cells (0 = off; `--focus` overrides it).
+    public var focus: Double = 0
 
-    enum CodingKeys: String, CodingKey { case name, description, checkEvery = "check_every", levels }
+    enum CodingKeys: String, CodingKey { case name, description, checkEvery = "check_every", levels, focus }
 
-    public init(name: String, description: String? = nil, checkEvery: Int, levels: [Level]) {
-        self.name = name; self.description = description; self.checkEvery = checkEvery; self.levels = levels
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        checkEvery = try c.decode(Int.self, forKey: .checkEvery)
+        levels = try c.decode([Level].self, forKey: .levels)
+        focus = try c.decodeIfPresent(Double.self, forKey: .focus) ?? 0
+    }
+
+    public init(name: String, description: String? = nil, checkEvery: Int, levels: [Level], focus: Double = 0) {
+        self.name = name; self.description = description; self.checkEvery = checkEvery; self.levels = levels; self.focus = focus
     }
 
     /// Every concept of the course, in level order.
@@ -97,6 +109,7 @@ public struct Course: Codable, Equatable, Sendable {
         if name.isEmpty { throw fail("field name is empty") }
         if checkEvery < 1 { throw fail("field check_every is \(checkEvery) (expected a whole number >= 1)") }
         if levels.isEmpty { throw fail("field levels is empty (expected at least one level)") }
+        if !(focus >= 0 && focus <= 0.5) { throw fail("field focus is \(focus) (expected 0 <= focus <= 0.5)") }
         for (i, level) in levels.enumerated() {
             let at = "levels[\(i)]"
             if level.concepts.isEmpty { throw fail("field \(at).concepts is empty (expected concept names)") }
@@ -109,7 +122,8 @@ public struct Course: Codable, Equatable, Sendable {
 
     /// The printed course (`learner course show`).
     public var text: String {
-        var out = "course \(name)\(description.map { ": \($0)" } ?? "")\nmastery checked every \(checkEvery) steps\n"
+        var out = "course \(name)\(description.map { ": \($0)" } ?? "")\nmastery checked every \(checkEvery) steps; "
+            + (focus > 0 ? String(format: "focus loop: %.0f%% of each batch on the weakest diagnostic cells\n", focus * 100) : "focus loop off\n")
         for (i, l) in levels.enumerated() {
             out += String(format: "level %d  %@\n  concepts: %@\n  mastery %.2f on held-out numbers and phrasings, at most %d steps, replay %.0f%%\n",
                           i + 1, l.name as NSString, l.concepts.map(\.rawValue).joined(separator: ", ") as NSString,

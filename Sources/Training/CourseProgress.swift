@@ -11,8 +11,32 @@ public struct CourseProgress: Codable, Equatable, Sendable {
     /// The step (0-based count of steps done) the current level began at.
     public var levelStart = 0
     public var records: [LevelRecord] = []
+    /// The diagnosis run at each level's end, and the cells the focus loop chose from it.
+    public var diagnoses: [DiagnosisRecord] = []
+    /// The cells the next batches practise (from the last diagnosis; empty with the focus loop off).
+    public var focus: [FocusCell] = []
+    /// Every mastery check: the step, the level and its concepts' scores (for the dashboard).
+    public var checks: [MasteryCheck] = []
 
-    enum CodingKeys: String, CodingKey { case level, levelStart = "level_start", records }
+    enum CodingKeys: String, CodingKey { case level, levelStart = "level_start", records, diagnoses, focus, checks }
+}
+
+public struct MasteryCheck: Codable, Equatable, Sendable {
+    public var step: Int
+    public var level: Int
+    public var scores: [String: Double]
+}
+
+public struct FocusCell: Codable, Equatable, Sendable {
+    public var concept: Concept
+    public var category: String
+}
+
+public struct DiagnosisRecord: Codable, Equatable, Sendable {
+    public var step: Int
+    public var afterLevel: String
+    public var cells: [Diagnostics.Cell]
+    public var focus: [FocusCell]
 }
 
 /// How one level ended: at which step, whether on mastery, and each concept's score at the last
@@ -32,15 +56,60 @@ extension Trainer {
     func courseQuestions(_ course: Course, count: Int) -> [Question] {
         let p = courseProgress
         guard p.level < course.levels.count else {
-            return generator.generate(split: .train, count: count, concepts: course.concepts, rng: &dataRNG)
+            let focused = focusQuestions(course, count: count)
+            var questions = generator.generate(split: .train, count: count - focused.count, concepts: course.concepts, rng: &dataRNG)
+            questions += focused
+            dataRNG.shuffle(&questions)
+            return questions
         }
         let level = course.levels[p.level]
         let earlier = Course(name: course.name, checkEvery: course.checkEvery, levels: Array(course.levels.prefix(p.level))).concepts
-        let replay = earlier.isEmpty ? 0 : Int((Double(count) * level.replay).rounded())
-        var questions = generator.generate(split: .train, count: count - replay, concepts: level.concepts, rng: &dataRNG)
+        let focused = focusQuestions(course, count: count)
+        let rest = count - focused.count
+        let replay = earlier.isEmpty ? 0 : Int((Double(rest) * level.replay).rounded())
+        var questions = generator.generate(split: .train, count: rest - replay, concepts: level.concepts, rng: &dataRNG)
         if replay > 0 { questions += generator.generate(split: .train, count: replay, concepts: earlier, rng: &dataRNG) }
+        questions += focused
         dataRNG.shuffle(&questions)
         return questions
+    }
+
+    /// The focus loop's share of a batch: train questions from the focused cells in turn (drawn
+    /// until one falls in its cell, at most 64 draws; never held-out numbers or phrasings).
+    func focusQuestions(_ course: Course, count: Int) -> [Question] {
+        let cells = courseProgress.focus
+        guard course.focus > 0, !cells.isEmpty else { return [] }
+        let n = Int((Double(count) * course.focus).rounded())
+        return (0..<n).map { i in
+            let cell = cells[i % cells.count]
+            var q = generator.question(concept: cell.concept, split: .train, rng: &dataRNG)
+            for _ in 0..<63 where !Diagnostics.categories(q).contains(cell.category) {
+                q = generator.question(concept: cell.concept, split: .train, rng: &dataRNG)
+            }
+            return q
+        }
+    }
+
+    /// The diagnosis at a level's end, over every concept taught so far; with the focus loop on,
+    /// its weakest trainable cells under the level's bar become the next batches' focus.
+    func diagnose(_ course: Course, afterLevel index: Int) throws {
+        let taught = Course(name: course.name, checkEvery: course.checkEvery, levels: Array(course.levels.prefix(index + 1))).concepts
+        try optimizer.swapEMA()
+        defer { try? optimizer.swapEMA() }
+        var evaluator = Evaluator(model: model, batcher: batcher)
+        evaluator.batchSize = min(evaluator.batchSize, microBatch)
+        let qs = Diagnostics.questions(generator: generator, concepts: taught, perConcept: options.evalPerConcept,
+                                       seed: options.seed ^ UInt64(step))
+        let cells = Diagnostics.cells(try evaluator.score(qs))
+        let bar = course.levels[index].mastery
+        let focus = course.focus > 0
+            ? Diagnostics.focusCells(cells, bar: bar).compactMap { c in Concept(rawValue: c.concept).map { FocusCell(concept: $0, category: c.category) } }
+            : []
+        courseProgress.diagnoses.append(DiagnosisRecord(step: step, afterLevel: course.levels[index].name, cells: cells, focus: focus))
+        courseProgress.focus = focus
+        let weakest = cells.prefix(3).map { String(format: "%@ %@ %.3f", $0.concept as NSString, $0.category as NSString, $0.accuracy) }
+        log("diagnosis after level \(index + 1): weakest " + weakest.joined(separator: ", ")
+            + (course.focus > 0 ? (focus.isEmpty ? "; nothing under the bar to focus on" : "; focusing on " + focus.map { "\($0.concept.rawValue) \($0.category)" }.joined(separator: ", ")) : ""))
     }
 
     /// After a step: on the level's check steps, score its concepts (EMA weights, a validation
@@ -53,12 +122,14 @@ extension Trainer {
         guard done % course.checkEvery == 0 || atCap || step >= options.steps else { return }
         let scores = try (masteryScorer ?? masteryScores)(level.concepts)
         let mastered = level.concepts.allSatisfy { (scores[$0.rawValue] ?? 0) >= level.mastery }
+        courseProgress.checks.append(MasteryCheck(step: step, level: courseProgress.level, scores: scores))
         guard mastered || atCap || step >= options.steps else { return }
         courseProgress.records.append(LevelRecord(level: level.name, start: courseProgress.levelStart, end: step,
                                                   mastered: mastered, scores: scores))
         let weakest = scores.min { $0.value < $1.value }.map { String(format: "%@ %.3f", $0.key as NSString, $0.value) } ?? ""
         log("level \(courseProgress.level + 1) \"\(level.name)\" " + (mastered ? "mastered" : "NOT mastered (step cap \(level.maxSteps))")
             + " at step \(step) after \(done) steps; weakest \(weakest)")
+        try diagnose(course, afterLevel: courseProgress.level)
         courseProgress.level += 1
         courseProgress.levelStart = step
         if courseProgress.level < course.levels.count {

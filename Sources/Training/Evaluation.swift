@@ -246,8 +246,10 @@ public struct EvalReport: Codable, Sendable {
     public var splits: [String: SplitReport]
     /// Set when the eval ran with an abstention policy.
     public var outOfScope: OutOfScopeReport?
+    /// `learner eval --diagnose`: the diagnostic cells, weakest first.
+    public var diagnostics: [Diagnostics.Cell]?
 
-    enum CodingKeys: String, CodingKey { case overall, concepts, splits, outOfScope = "out_of_scope" }
+    enum CodingKeys: String, CodingKey { case overall, concepts, splits, outOfScope = "out_of_scope", diagnostics }
 
     /// Mean accuracy over the held-out splits present in the report (`best` is chosen on held-out numbers alone).
     public var heldoutScore: Double {
@@ -333,6 +335,7 @@ public struct EvalReport: Codable, Sendable {
             out += "samples:\n" + r.samples.map { "  " + $0 }.joined(separator: "\n") + "\n\n"
         }
         if let outOfScope { out += outOfScope.text() }
+        if let diagnostics { out += Diagnostics.text(diagnostics) + "\n" }
         out += String(format: "ALL SPLITS overall %.4f\n", overall)
         return out
     }

@@ -21,6 +21,8 @@ struct EvalCommand: ParsableCommand {
     var predictions: String?
     @Flag(name: .customLong("live_weights"), help: "Use the live weights instead of the EMA weights.")
     var liveWeights = false
+    @Flag(name: .customLong("diagnose"), help: "Also run the diagnostic suite: accuracy per concept and category (number and phrasing categories), weakest first.")
+    var diagnose = false
     @Flag(name: .customLong("trust_answers"), help: "With --questions: score every line with the file's answer, even where its concept and operands say the answer is different.")
     var trustAnswers = false
     @OptionGroup var deviceOptions: DeviceOptions
@@ -44,7 +46,7 @@ struct EvalCommand: ParsableCommand {
         evaluator.policy = AbstentionPolicy(places: model.config.places)
         var lines: [String] = []
         let keep: ((ScoredQuestion) throws -> Void)? = predictions == nil ? nil : { lines.append(try $0.jsonLine()) }
-        let report: EvalReport
+        var report: EvalReport
         if let questions {
             // The generator's oracle checks each line's answer against its concept and operands: a
             // mislabeled line is reported and left out, not scored as the model's mistake.
@@ -68,6 +70,12 @@ struct EvalCommand: ParsableCommand {
             report = EvalReport(splits: ["questions": SplitReport(results)])
         } else {
             report = try evaluator.report(generator: generator, perConcept: 8 * evalBatches, seed: options.seed, scored: keep)
+        }
+        if diagnose {
+            var plain = evaluator
+            plain.policy = nil
+            let qs = Diagnostics.questions(generator: generator, concepts: Concept.allCases, perConcept: 8 * evalBatches, seed: options.seed)
+            report.diagnostics = Diagnostics.cells(try plain.score(qs))
         }
         if let predictions {
             let text = lines.map { $0 + "\n" }.joined()

@@ -91,6 +91,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("resume"), help: "Checkpoint to continue from (bit-identical on the CPU backend).") var resume: String?
     @Option(name: .customLong("course"), help: "Walk a course: levels passed on mastery with replay (a file, or a name in Courses/, e.g. grade1; see learner course show).")
     var course: String?
+    @Option(name: .customLong("focus"), help: "With --course: share of each batch (0-0.5) practising the weakest diagnostic cells after each level (overrides the course file's focus).")
+    var focus: Double?
     @Flag(name: .customLong("overwrite"), help: "Start a new run in a --save_dir that already holds one (its checkpoints and metrics are deleted first).")
     var overwrite = false
     @Flag(name: .customLong("base10"), help: "Accepted for compatibility: numbers are always base 10.") var base10 = false
@@ -182,6 +184,11 @@ struct TrainCommand: ParsableCommand {
             try apply(to: &o)
             if let course {
                 do { o.course = try Course.load(course) } catch let e as CourseError { throw ValidationError(e.description) }
+            }
+            if let focus {
+                guard o.course != nil else { throw ValidationError("--focus needs --course (the focus loop runs after each level's diagnosis)") }
+                guard focus >= 0 && focus <= 0.5 else { throw ValidationError("--focus \(focus) must be in [0, 0.5]") }
+                o.course?.focus = focus
             }
             trainer = try Trainer(options: o, backend: backend)
         }

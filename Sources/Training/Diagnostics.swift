@@ -1,0 +1,123 @@
+import Curriculum
+import Foundation
+
+/// The diagnostic suite: accuracy per concept and *category* of question, so a weakness shows as
+/// a cell ("same_tens, tens boundary: 0.81") and not as one number per concept (Docs/COURSES.md).
+///
+/// Number categories: close (|a−b| ≤ 1) and far (≥ 10) pairs, equal operands, a tens or hundreds
+/// boundary crossed by the answer or held by an operand, digits 0 and 9, out-of-range numbers.
+/// Phrasing categories: the construction family (frame), operand order (whether the worked
+/// solution's A is the first number named), number-first vs expression-first sentences, and
+/// held-out phrasings.
+public enum Diagnostics {
+    /// Cells with fewer questions than this are reported as too small to mean anything.
+    public static let minCellSize = 30
+
+    /// Categories train questions can fill, so the focus loop can practise them.
+    public static func isTrainable(_ category: String) -> Bool {
+        !["out_of_range", "heldout_phrasing", "hundreds_boundary"].contains(category)
+    }
+
+    /// Every category a question falls in.
+    public static func categories(_ q: Question) -> [String] {
+        var out: [String] = []
+        let o = q.operands
+        if q.split == .ood { out.append("out_of_range") }
+        if o.contains(where: { String($0).contains("0") || String($0).contains("9") }) { out.append("zeros_nines") }
+        switch q.concept {
+        case .countAfter, .countBefore, .countBetween:
+            if let n = o.first {
+                let answer: Int = q.concept == .countBefore ? n - 1 : n + 1
+                // The answer's tens (or hundreds) differ from the number asked about.
+                if answer / 10 != n / 10 { out.append("tens_boundary") }
+                if answer / 100 != n / 100 { out.append("hundreds_boundary") }
+            }
+        default:
+            if o.count >= 2, let a = o.first, let b = o.last {
+                let d = abs(a - b)
+                if d == 0 { out.append("equal_operands") } else if d <= 1 { out.append("close") } else if d >= 10 { out.append("far") }
+                if a / 10 != b / 10 && d <= 2 { out.append("tens_boundary") }
+                if a / 100 != b / 100 { out.append("hundreds_boundary") }
+            }
+        }
+        let records = Templates.records(q.concept)
+        if q.template >= 0 && q.template < records.count {
+            let p = records[q.template]
+            out.append("frame:" + p.frame)
+            if p.kind != .train { out.append("heldout_phrasing") }
+            let before = p.text.prefix(while: { $0 != "{" }).split(separator: " ").count
+            out.append(before <= 1 ? "number_first" : "expression_first")
+        }
+        if let program = q.program { out.append(program.a == 0 ? "a_first" : "a_second") }
+        return out
+    }
+
+    /// One cell's score.
+    public struct Cell: Codable, Equatable, Sendable {
+        public var concept: String
+        public var category: String
+        public var correct: Int
+        public var total: Int
+        public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+
+        enum CodingKeys: String, CodingKey { case concept, category, correct, total, accuracy }
+        public init(concept: String, category: String, correct: Int, total: Int) {
+            self.concept = concept; self.category = category; self.correct = correct; self.total = total
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            concept = try c.decode(String.self, forKey: .concept); category = try c.decode(String.self, forKey: .category)
+            correct = try c.decode(Int.self, forKey: .correct); total = try c.decode(Int.self, forKey: .total)
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(concept, forKey: .concept); try c.encode(category, forKey: .category)
+            try c.encode(correct, forKey: .correct); try c.encode(total, forKey: .total); try c.encode(accuracy, forKey: .accuracy)
+        }
+    }
+
+    /// The questions of a diagnosis: per concept, `perConcept` from each of held-out numbers,
+    /// held-out phrasings and out-of-range numbers (a seed of its own, never the train stream).
+    public static func questions(generator: LessonGenerator, concepts: [Concept], perConcept: Int, seed: UInt64) -> [Question] {
+        var out: [Question] = []
+        for (i, split) in [Split.heldout, .phrasing, .ood].enumerated() where generator.canGenerate(split) {
+            var rng = SplitMix64(seed: seed ^ 0x4449_4147_0000_0000 ^ UInt64(i))  // "DIAG"
+            out += generator.generate(split: split, count: perConcept * concepts.count, concepts: concepts, rng: &rng)
+        }
+        return out
+    }
+
+    /// Scores questions into cells (a question counts in each of its categories), weakest first;
+    /// cells under `minCellSize` are left out.
+    public static func cells(_ scored: [ScoredQuestion]) -> [Cell] {
+        var tallies: [String: (String, String, Tally)] = [:]
+        for s in scored {
+            for category in categories(s.question) {
+                let key = s.question.concept.rawValue + "#" + category
+                var entry = tallies[key] ?? (s.question.concept.rawValue, category, Tally())
+                entry.2.add(s.correct)
+                tallies[key] = entry
+            }
+        }
+        return tallies.values.filter { $0.2.total >= minCellSize }
+            .map { Cell(concept: $0.0, category: $0.1, correct: $0.2.correct, total: $0.2.total) }
+            .sorted { ($0.accuracy, $0.concept, $0.category) < ($1.accuracy, $1.concept, $1.category) }
+    }
+
+    /// The cells under `bar` the focus loop can practise, weakest first, at most `limit`.
+    public static func focusCells(_ cells: [Cell], bar: Double, limit: Int = 4) -> [Cell] {
+        Array(cells.filter { $0.accuracy < bar && isTrainable($0.category) }.prefix(limit))
+    }
+
+    /// A table: one line per concept, its weakest cells.
+    public static func text(_ cells: [Cell], perConcept shown: Int = 4) -> String {
+        var out = "diagnostics (accuracy per concept and category, weakest first; cells of \(minCellSize)+ questions):\n"
+        for concept in Concept.allCases.map(\.rawValue) {
+            let mine = cells.filter { $0.concept == concept }
+            guard !mine.isEmpty else { continue }
+            let parts = mine.prefix(shown).map { String(format: "%@ %.3f (%d)", $0.category as NSString, $0.accuracy, $0.total) }
+            out += "  " + concept.padding(toLength: 15, withPad: " ", startingAt: 0) + parts.joined(separator: "  ") + "\n"
+        }
+        return out
+    }
+}

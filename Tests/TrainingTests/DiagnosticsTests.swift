@@ -1,0 +1,63 @@
+import Compute
+import Curriculum
+import Foundation
+import XCTest
+@testable import Training
+
+final class DiagnosticsTests: XCTestCase {
+    func q(_ concept: Concept, _ operands: [Int], split: Split = .heldout) -> Question {
+        Question(text: "", answer: .yes, concept: concept, operands: operands, split: split, template: -1)
+    }
+
+    func testCategoriesOfNumbers() {
+        XCTAssertTrue(Diagnostics.categories(q(.countAfter, [39])).contains("tens_boundary"))
+        XCTAssertFalse(Diagnostics.categories(q(.countAfter, [38])).contains("tens_boundary"))
+        XCTAssertTrue(Diagnostics.categories(q(.countBefore, [100], split: .ood)).contains("hundreds_boundary"))
+        XCTAssertTrue(Diagnostics.categories(q(.countBefore, [100], split: .ood)).contains("out_of_range"))
+        XCTAssertTrue(Diagnostics.categories(q(.greater, [5, 6])).contains("close"))
+        XCTAssertTrue(Diagnostics.categories(q(.greater, [5, 25])).contains("far"))
+        XCTAssertTrue(Diagnostics.categories(q(.sameParity, [7, 7])).contains("equal_operands"))
+        XCTAssertTrue(Diagnostics.categories(q(.greater, [19, 20])).contains("tens_boundary"))
+        XCTAssertTrue(Diagnostics.categories(q(.greater, [19, 4])).contains("zeros_nines"))
+        XCTAssertFalse(Diagnostics.categories(q(.greater, [13, 4])).contains("zeros_nines"))
+    }
+
+    /// Generated questions land in their phrasing categories: a frame, an operand order and
+    /// number-first or expression-first, and held-out phrasings only on the phrasing split.
+    func testGeneratedQuestionsHavePhrasingCategories() {
+        let generator = LessonGenerator(config: LessonConfig(seed: 2))
+        let qs = Diagnostics.questions(generator: generator, concepts: Concept.allCases, perConcept: 20, seed: UInt64.random(in: 0...1000))
+        for q in qs {
+            let c = Diagnostics.categories(q)
+            XCTAssertEqual(c.filter { $0.hasPrefix("frame:") }.count, 1, q.text)
+            XCTAssertEqual(c.filter { $0 == "a_first" || $0 == "a_second" }.count, 1, q.text)
+            XCTAssertEqual(c.filter { $0 == "number_first" || $0 == "expression_first" }.count, 1, q.text)
+            XCTAssertEqual(c.contains("heldout_phrasing"), q.split == .phrasing, q.text)
+            XCTAssertEqual(c.contains("out_of_range"), q.split == .ood, q.text)
+        }
+    }
+
+    /// The focus loop picks the weak trainable cells, and its share of each batch goes to them.
+    func testFocusMovesPracticeTowardAWeakCell() throws {
+        let cells = [Diagnostics.Cell(concept: "greater", category: "out_of_range", correct: 10, total: 100),
+                     Diagnostics.Cell(concept: "greater", category: "close", correct: 50, total: 100),
+                     Diagnostics.Cell(concept: "smaller", category: "far", correct: 99, total: 100)]
+        let picked = Diagnostics.focusCells(cells, bar: 0.98)
+        XCTAssertEqual(picked.map(\.category), ["close"], "out_of_range cannot be practised; far is above the bar")
+
+        let dir = try makeTempDir()
+        var o = TrainingTests.tinyOptions(seed: 9, dir: dir.path)
+        o.course = Course(name: "t", checkEvery: 2, levels: [.init(name: "cmp", concepts: [.greater, .smaller, .sameTens],
+                                                                   mastery: 0.9, maxSteps: 10, replay: 0)], focus: 0.25)
+        let t = try Trainer(options: o, backend: CPUBackend(threads: 1))
+        func closeGreater(_ qs: [Question]) -> Int {
+            qs.filter { $0.concept == .greater && Diagnostics.categories($0).contains("close") }.count
+        }
+        let before = closeGreater(t.courseQuestions(o.course!, count: 400))
+        t.courseProgress.focus = [FocusCell(concept: .greater, category: "close")]
+        let focused = t.courseQuestions(o.course!, count: 400)
+        XCTAssertEqual(focused.count, 400)
+        XCTAssertGreaterThanOrEqual(closeGreater(focused), before + 90, "100 focused questions should be close greater pairs (before: \(before))")
+        XCTAssertTrue(focused.allSatisfy { $0.split == .train }, "focus never practises held-out questions")
+    }
+}
