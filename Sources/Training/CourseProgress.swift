@@ -127,12 +127,13 @@ extension Trainer {
         courseProgress.records.append(LevelRecord(level: level.name, start: courseProgress.levelStart, end: step,
                                                   mastered: mastered, scores: scores))
         let weakest = scores.min { $0.value < $1.value }.map { String(format: "%@ %.3f", $0.key as NSString, $0.value) } ?? ""
-        log("level \(courseProgress.level + 1) \"\(level.name)\" " + (mastered ? "mastered" : "NOT mastered (step cap \(level.maxSteps))")
+        let why = atCap ? "step cap \(level.maxSteps)" : "the run's \(options.steps) steps ran out"
+        log("level \(courseProgress.level + 1) \"\(level.name)\" " + (mastered ? "mastered" : "NOT mastered (\(why))")
             + " at step \(step) after \(done) steps; weakest \(weakest)")
         try diagnose(course, afterLevel: courseProgress.level)
         courseProgress.level += 1
         courseProgress.levelStart = step
-        if courseProgress.level < course.levels.count {
+        if courseProgress.level < course.levels.count && step < options.steps {
             log("level \(courseProgress.level + 1) \"\(course.levels[courseProgress.level].name)\" begins: \(course.levels[courseProgress.level].concepts.map(\.rawValue).joined(separator: ", "))")
         }
     }

@@ -8,7 +8,7 @@ struct Learner: ParsableCommand {
         commandName: "learner",
         abstract: "Teaches a small model school mathematics, one grade at a time.",
         subcommands: [TrainCommand.self, EvalCommand.self, AskCommand.self, LessonsCommand.self, DevicesCommand.self,
-                      BenchCommand.self, ProfileCommand.self, FuzzCommand.self, CourseCommand.self])
+                      BenchCommand.self, ProfileCommand.self, FuzzCommand.self, CourseCommand.self, ReportCommand.self])
 }
 
 /// Parses --device and makes the backend; `auto` falls back to the CPU with a one-line notice.
