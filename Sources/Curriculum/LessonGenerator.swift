@@ -129,25 +129,6 @@ public struct LessonGenerator: Sendable {
                         template: template, program: program)
     }
 
-    /// The same question (concept, numbers, answer) in another phrasing of its split, or nil when
-    /// the concept has one phrasing there (equality keeps its expression).
-    public func paraphrase(_ q: Question, rng: inout SplitMix64) -> Question? {
-        let list = records[q.concept.index]
-        guard list.indices.contains(q.template) else { return nil }
-        let expression = list[q.template].expression
-        let others = Templates.indices(for: q.split, concept: q.concept, holdout: config.templateHoldout)
-            .filter { $0 != q.template && list[$0].expression == expression }
-        guard !others.isEmpty, let n = q.operands.first else { return nil }
-        let values: [Character: Int]
-        switch q.concept {
-        case .countAfter, .countBefore, .countBetween: values = ["n": n, "m": n + 2]
-        case .equality: values = ["n": n, "k": n + 2, "m": q.operands.last ?? n]
-        default: values = ["a": n, "b": q.operands[1]]
-        }
-        return render(concept: q.concept, template: rng.pick(others), values: values, answer: q.answer,
-                      operands: q.operands, split: q.split, rng: &rng)
-    }
-
     // MARK: number pools
 
     /// Which numbers a split may use, and how to draw a starting number.

@@ -124,10 +124,9 @@ public struct AbstentionPolicy: Sendable, Equatable {
         var read = Set<Int>([t.slotA])
         if !p.isNumber { read.insert(t.slotB) }
         // "between" reads its partner: the number two away from its operand.
-        for (slot, op) in [(t.slotA, t.unary), (t.slotB, t.unaryB)] where op == .between && slot < numbers.count {
-            if let partner = numbers.indices.first(where: { !read.contains($0) && abs(numbers[$0] - numbers[slot]) == 2 }) {
-                read.insert(partner)
-            }
+        if t.unary == .between && t.slotA < numbers.count,
+           let partner = numbers.indices.first(where: { !read.contains($0) && abs(numbers[$0] - numbers[t.slotA]) == 2 }) {
+            read.insert(partner)
         }
         if let unread = numbers.indices.first(where: { !read.contains($0) }) {
             let program = p.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), B)"

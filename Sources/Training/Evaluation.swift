@@ -38,8 +38,7 @@ extension ScoredQuestion {
             return operandNames[i]
         }
         let a = "\(t.unary.name)(\(role(t.operandA)))"
-        let b = t.unaryB == .identity ? role(t.operandB) : "\(t.unaryB.name)(\(role(t.operandB)))"
-        return prediction.isNumber ? a : "\(t.relation.name)(\(a), \(b))"
+        return prediction.isNumber ? a : "\(t.relation.name)(\(a), \(role(t.operandB)))"
     }
 
     /// One JSON object: the question, the expected and the given answer, and the program the
@@ -52,8 +51,7 @@ extension ScoredQuestion {
             var program_confidence: Float, abstained: String?
         }
         let t = prediction.trace
-        let b = t.unaryB == .identity ? "B" : "\(t.unaryB.name)(B)"
-        let program = prediction.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), \(b))"
+        let program = prediction.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), B)"
         let line = Line(question: question.text, answer: question.answer.description, predicted: prediction.answer.description,
                         correct: correct, concept: question.concept.rawValue, split: question.split.rawValue,
                         template: question.template, operands: question.operands, program: program, op: t.unary.name,

@@ -51,53 +51,13 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public func wordDropout(step: Int) -> Float {
         wordDropout * max(0, 1 - Float(step - 1) / Float(max(1, steps * 3 / 4)))
     }
-    /// Pointers by attention over the numbers' encodings (`--pointers content`) or per-slot
-    /// controller outputs (`--pointers slots`).
-    public var contentPointers = false
-    /// Content pointers keyed by the words around each number (`--pointers local`).
-    public var localPointerKeys = false
-    /// Position ids of the encoder (`--positions words|segments`).
-    public var positions: PositionScheme = .words
-    /// What the op controller and the VQ heads read (`--op_reader summary|words`).
-    public var opReader: OpReader = .summary
     /// Pointer-entropy penalty, ramped in over the first half of the steps (`--lambda_pointer`).
     public var lambdaPointer: Float = 0
-    /// Paraphrase consistency (`--lambda_paraphrase`): half of each batch is the other half's
-    /// questions in another train phrasing, and each pair is asked for the same program (from
-    /// half the steps on: earlier it fights the program search).
-    public var lambdaParaphrase: Float = 0
     /// Worked solutions (`--lambda_program`): weight of the cross-entropy of the controller's
     /// pointers, op and relation against each lesson's program (0 = answers only).
     public var lambdaProgram: Float = 0
-    /// One program per yes/no question (`--canonical_programs true|false`).
-    public var canonicalPrograms = false
-    /// B's pointer logits minus A's (`--coupled_pointers true|false`).
-    public var coupledPointers = false
-    /// Direction and size factors of the arithmetic ops' logits (`--factored_ops off|added|only`).
-    public var factoredOps: OpFactoring = .off
-    /// The step-1 op from the words around pointer A's number (`--local_ops off|replaced|added`).
-    public var localOps: LocalOps = .off
-    /// relation(op(first), op(last)) with ops from the words around each (`--programs positional`).
-    public var positionalPrograms = false
     /// Initial logit bias of the identity op (`--identity_prior`): the Occam prior.
     public var identityPrior: Float = 2
-    /// Fraction of the steps, at the start, that train on the counting concepts alone
-    /// (`--count_first`): questions with one number and a number answer, where the words
-    /// around the number name its op with no other reading, before any relation is asked.
-    public var countFirst: Float = 0
-    /// Fraction of the steps, from the start, before the comparisons and digit relations join
-    /// (`--arith_first`): after the counting stage and until then, counting plus the concepts a
-    /// program answers with `equal` (successor, predecessor, add_2, equality), so "plus two" and
-    /// "two more than" are learned as ops before "more than" can be taken for a comparison.
-    public var arithFirst: Float = 0
-    /// How the word reader pools (`--word_pool mean|attention`).
-    public var wordPooling: WordPooling = .mean
-    /// Whether the encoder sees each digit's number slot (`--slot_embeddings true|false`).
-    public var slotEmbeddings = true
-    /// Initial logit bias of the subtract_2 op (`--subtract2_prior`).
-    public var subtract2Prior: Float = 0
-    /// Whether step 1 offers subtract_2 (`--subtract2 true|false`).
-    public var offersSubtract2 = true
     /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
     /// Docs/ARCHITECTURE.md for exactly what is half).
     public var amp = false
@@ -122,10 +82,6 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         o.emaDecay = 0.99
         o.ckptEvery = 400
         o.logEvery = 50
-        // Relations from the word bag, op and pointers from the summary: held-out phrasings
-        // 0.936 / 0.964 / 0.924 / 0.930 over seeds 1-4 against 0.863 / 0.962 / 0.924 / 0.907
-        // with the summary reader, train and held-out numbers unchanged (Docs/RESULTS.md).
-        o.opReader = .hybrid
         // Worked solutions: over seeds 1-5 the old fixed held-out sentences go from 0.965-1.000
         // to 1.000 and the systematic held-out phrasings from 0.953-0.985 to 0.981-0.990
         // (Docs/RESULTS.md, Round 9).
@@ -157,23 +113,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.vqHeads = vqHeads
         c.vqStages = vqStages
         c.controllerHidden = controllerHidden
-        c.positions = positions
-        c.contentPointers = contentPointers
-        c.localPointerKeys = localPointerKeys
-        c.opReader = opReader
-        c.subtract2Prior = subtract2Prior
-        c.offersSubtract2 = offersSubtract2
-        c.encoderSeesSlots = slotEmbeddings
-        c.wordPooling = wordPooling
-        c.coupledPointers = coupledPointers
-        c.factoredOps = factoredOps
-        c.localOps = localOps
         c.identityPrior = identityPrior
-        if positionalPrograms {
-            c.positionalPrograms = true
-            c.slots = 2 * UnaryOp.allCases.count
-        }
-        c.canonicalPrograms = canonicalPrograms
         return c
     }
 
@@ -183,14 +123,6 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         return l
     }
 
-    /// The concepts that step `step` (1-based) trains on; nil for all of them.
-    public func concepts(step: Int) -> [Concept]? {
-        let at = Float(step - 1)
-        if at < countFirst * Float(steps) { return Concept.counting }
-        if at < arithFirst * Float(steps) { return Concept.counting + [.successor, .predecessor, .add2, .equality] }
-        return nil
-    }
-
     /// Loss settings at 1-based step `step` (the entropy bonus anneals).
     public func lossSettings(step: Int) -> LossSettings {
         var l = lossSettings
@@ -198,8 +130,6 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         l.lambdaEntropy = lambdaEntropy * max(0.2, 1 - Float(step - 1) / Float(half))
         // The pointer penalty grows as the op bonus fades: explore first, then commit.
         l.lambdaPointer = lambdaPointer * min(1, Float(step - 1) / Float(half))
-        // Consistency only once the search has found programs: zero for the first half, then full.
-        l.lambdaParaphrase = step > half ? lambdaParaphrase : 0
         return l
     }
 
@@ -215,18 +145,13 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if !(weightDecay >= 0) { throw fail("--weight_decay \(weightDecay) must be >= 0") }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { throw fail("--label_smoothing \(labelSmoothing) must be in [0, 1)") }
         for (flag, value) in [("--lambda_vq", lambdaVQ), ("--lambda_stop", lambdaStop), ("--lambda_entropy", lambdaEntropy),
-                              ("--lambda_pointer", lambdaPointer), ("--lambda_paraphrase", lambdaParaphrase),
+                              ("--lambda_pointer", lambdaPointer),
                               ("--lambda_program", lambdaProgram)] where !(value >= 0) {
             throw fail("\(flag) \(value) must be >= 0")
         }
-        for (flag, value) in [("--identity_prior", identityPrior), ("--subtract2_prior", subtract2Prior)] where !value.isFinite {
-            throw fail("\(flag) \(value) must be a finite number")
-        }
-        if !(countFirst >= 0 && countFirst < 1) { throw fail("--count_first \(countFirst) must be in [0, 1)") }
-        if !(arithFirst >= 0 && arithFirst < 1) { throw fail("--arith_first \(arithFirst) must be in [0, 1)") }
+        if !identityPrior.isFinite { throw fail("--identity_prior \(identityPrior) must be a finite number") }
         if let course {
             try course.validate(name: "course \(course.name)")
-            if countFirst > 0 || arithFirst > 0 { throw fail("--course orders the concepts itself; it cannot take --count_first or --arith_first") }
         }
         if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }

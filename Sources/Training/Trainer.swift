@@ -141,32 +141,9 @@ public final class Trainer {
     /// nothing but the gradient norm (for clipping) comes back from the device.
     @discardableResult
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
-        var questions = options.course.map { courseQuestions($0, count: options.batchSize) }
-            ?? generator.generate(split: .train, count: options.batchSize, concepts: options.concepts(step: step + 1), rng: &dataRNG)
-        var partners: [Int32]?
-        if options.lambdaParaphrase > 0 {
-            // Rows 2i and 2i + 1: one question in two train phrasings (adjacent, so an even
-            // micro-batch never splits a pair).
-            var paired: [Question] = [], links: [Int32] = []
-            for q in questions.prefix((options.batchSize + 1) / 2) {
-                guard paired.count < options.batchSize else { break }
-                paired.append(q)
-                if paired.count < options.batchSize, let p = generator.paraphrase(q, rng: &dataRNG) {
-                    let i = Int32(paired.count - 1)
-                    paired.append(p)
-                    links += [i + 1, i]
-                } else {
-                    links.append(-1)
-                }
-            }
-            for q in questions.suffix(from: (options.batchSize + 1) / 2) where paired.count < options.batchSize {
-                paired.append(q); links.append(-1)
-            }
-            questions = paired
-            partners = links
-        }
+        let questions = options.course.map { courseQuestions($0, count: options.batchSize) }
+            ?? generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
         var batch = try batcher.batch(questions)
-        batch.paraphraseOf = partners
         let dropout = Double(options.wordDropout(step: step + 1))
         if dropout > 0 {
             for i in batch.tokens.indices where batch.slots[i] == 0 && batch.tokens[i] > Vocabulary.clsID
@@ -249,7 +226,6 @@ public final class Trainer {
             total.answerLoss += stats.answerLoss * w
             total.vqLoss += stats.vqLoss * w
             total.stopLoss += stats.stopLoss * w
-            total.paraphraseLoss += stats.paraphraseLoss * w
             total.programLoss += stats.programLoss * w
             total.correct += stats.correct
             total.count += stats.count

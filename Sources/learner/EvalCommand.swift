@@ -135,9 +135,8 @@ struct AskCommand: ParsableCommand {
             if p.isNumber {
                 print(String(format: "STOP (p = %.3f): answer the number", t.pStop))
             } else {
-                let opB = t.unaryB == .identity ? "B" : "\(t.unaryB.name)(B)"
-                print(String(format: "step 2: B = number %d (%@); %@(%@(A), %@)  [STOP p = %.3f]", t.slotB + 1, b as NSString,
-                             t.relation.name as NSString, t.unary.name as NSString, opB as NSString, t.pStop))
+                print(String(format: "step 2: B = number %d (%@); %@(%@(A), B)  [STOP p = %.3f]", t.slotB + 1, b as NSString,
+                             t.relation.name as NSString, t.unary.name as NSString, t.pStop))
             }
             print("VQ codes (heads, then residual stages): \(t.codes.map(String.init).joined(separator: " "))")
             print(String(format: "program confidence %.3f", p.programConfidence))

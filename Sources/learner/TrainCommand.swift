@@ -63,24 +63,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda_vq")) var lambdaVQ: Float?
     @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
     @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
-    @Option(help: "Encoder position ids: words (index of the word) or segments (how many numbers came before).") var positions: String?
-    @Option(help: "How the controller picks operands: slots (per-slot outputs), content (attention over the numbers' encodings) or local (attention over keys made of the words right around each number).") var pointers: String?
-    @Option(name: .customLong("op_reader"), help: "What picks the ops: summary (the encoder's summary), words (an order-free bag of the question's words; pointers keep the summary) or hybrid (the relation from the words; the step-1 op and the pointers from the summary).") var opReader: String?
-    @Option(name: .customLong("subtract2"), help: "Whether step 1 offers the subtract_2 op: true or false.") var offersSubtract2: Bool?
-    @Option(name: .customLong("subtract2_prior"), help: "Initial logit bias of the subtract_2 op (negative keeps the search on add_2).") var subtract2Prior: Float?
-    @Option(name: .customLong("slot_embeddings"), help: "Tell the encoder which number each digit belongs to: true or false.") var slotEmbeddings: Bool?
-    @Option(name: .customLong("word_pool"), help: "How --op_reader words pools its words: mean or attention (a learned query).") var wordPool: String?
-    @Option(name: .customLong("coupled_pointers"), help: "Operand B's pointer leans away from A's: true or false.") var coupledPointers: Bool?
-    @Option(name: .customLong("factored_ops"), help: "Arithmetic ops get direction (plus/minus) and size (one/two) logits read from the words: off, added (to the controller's) or only.") var factoredOps: String?
-    @Option(name: .customLong("local_ops"), help: "Read the step-1 op from the words around the number pointer A picks: off, replaced (instead of the controller's op) or added (to it).") var localOps: String?
-    @Option(help: "What programs compare: pointers (operands picked by pointers) or positional (the first and last numbers, each with an op read from the words around it).") var programs: String?
-    @Option(name: .customLong("arith_first"), help: "Fraction of the steps, from the start, that leave out the comparisons and digit relations (0 = off).") var arithFirst: Float?
     @Option(name: .customLong("identity_prior"), help: "Initial logit bias of the identity op (2).") var identityPrior: Float?
-    @Option(name: .customLong("count_first"), help: "Fraction of the steps, at the start, that train on the counting concepts alone (0 = off).") var countFirst: Float?
-    @Option(name: .customLong("canonical_programs"), help: "One program per yes/no question (no smaller; no predecessor/subtract_2 before a relation): true or false.") var canonicalPrograms: Bool?
     @Option(name: .customLong("lambda_program"), help: "Weight of the worked-solution loss: the pointers, op and relation are taught each lesson's program (0 = answers only).") var lambdaProgram: Float?
     @Option(name: .customLong("lambda_pointer"), help: "Penalty on the pointers' entropy, ramped in over the first half of the steps (0 = off).") var lambdaPointer: Float?
-    @Option(name: .customLong("lambda_paraphrase"), help: "Half of each batch repeats the other half in another phrasing; each pair is asked for the same program (0 = off).") var lambdaParaphrase: Float?
     @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
@@ -127,35 +112,9 @@ struct TrainCommand: ParsableCommand {
         if let clip { o.clipNorm = clip }
         if let lambdaEntropy { o.lambdaEntropy = lambdaEntropy }
         if let wordDropout { o.wordDropout = wordDropout }
-        if let pointers {
-            guard ["slots", "content", "local"].contains(pointers) else {
-                throw ValidationError("--pointers \(pointers) is not a pointer kind; expected slots, content or local")
-            }
-            o.contentPointers = pointers != "slots"
-            o.localPointerKeys = pointers == "local"
-        }
-        if let subtract2Prior { o.subtract2Prior = subtract2Prior }
-        if let offersSubtract2 { o.offersSubtract2 = offersSubtract2 }
-        if let coupledPointers { o.coupledPointers = coupledPointers }
-        if let factoredOps { o.factoredOps = try choice(factoredOps, flag: "--factored_ops", kind: "op factoring") }
-        if let localOps { o.localOps = try choice(localOps, flag: "--local_ops", kind: "local op reading") }
-        if let countFirst { o.countFirst = countFirst }
         if let identityPrior { o.identityPrior = identityPrior }
-        if let arithFirst { o.arithFirst = arithFirst }
-        if let programs {
-            guard ["pointers", "positional"].contains(programs) else {
-                throw ValidationError("--programs \(programs) is not a program kind; expected pointers or positional")
-            }
-            o.positionalPrograms = programs == "positional"
-        }
         if let lambdaPointer { o.lambdaPointer = lambdaPointer }
         if let lambdaProgram { o.lambdaProgram = lambdaProgram }
-        if let lambdaParaphrase { o.lambdaParaphrase = lambdaParaphrase }
-        if let canonicalPrograms { o.canonicalPrograms = canonicalPrograms }
-        if let wordPool { o.wordPooling = try choice(wordPool, flag: "--word_pool", kind: "pooling") }
-        if let slotEmbeddings { o.slotEmbeddings = slotEmbeddings }
-        if let opReader { o.opReader = try choice(opReader, flag: "--op_reader", kind: "op reader") }
-        if let positions { o.positions = try choice(positions, flag: "--positions", kind: "position scheme") }
         if amp { o.amp = true }
         if let seed { o.seed = seed }
         if let maxNumber { o.maxNumber = maxNumber }

@@ -194,38 +194,14 @@ final class TrainingTests: XCTestCase {
         o = .quick; o.lr = -1
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--lr")) }
         XCTAssertThrowsError(try TrainOptions.preset("huge")) { XCTAssertTrue("\($0)".contains("unknown preset 'huge'")) }
-        o = .quick; o.countFirst = 1
-        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--count_first 1.0")) }
         // The identity prior reaches the model config (every preset keeps 2).
         o = .quick; o.identityPrior = 4
         XCTAssertEqual(o.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 4)
         XCTAssertEqual(TrainOptions.quick.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 2)
         o = .quick; o.identityPrior = .nan
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--identity_prior nan")) }
-        o = .quick; o.arithFirst = -0.5
-        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--arith_first -0.5")) }
-    }
-
-    /// `--count_first F`: the first F of the steps draw counting questions only, then every concept.
-    func testCountFirstTrainsOnCountingAlone() throws {
-        var o = TrainOptions.quick
-        o.steps = 10; o.countFirst = 0.3
-        XCTAssertEqual((1...10).map { o.concepts(step: $0) == nil }, [false, false, false] + Array(repeating: true, count: 7))
-        XCTAssertEqual(o.concepts(step: 1), Concept.counting)
-        // Then, with --arith_first, the equal-answered concepts join before the rest.
-        o.arithFirst = 0.6
-        XCTAssertEqual(o.concepts(step: 4).map(Set.init), Set(Concept.counting + [.successor, .predecessor, .add2, .equality]))
-        XCTAssertNil(o.concepts(step: 7))
-        o.countFirst = 0; o.arithFirst = 0
-        XCTAssertNil(o.concepts(step: 1))
-        // A trainer's first step then sees only number answers.
-        let dir = try makeTempDir()
-        var tiny = Self.tinyOptions(seed: 9, dir: dir.path)
-        tiny.countFirst = 0.5
-        let t = try Trainer(options: tiny, backend: CPUBackend(threads: 1))
-        var rng = SplitMix64(seed: 1)
-        let qs = t.generator.generate(split: .train, count: 30, concepts: tiny.concepts(step: 1), rng: &rng)
-        XCTAssertTrue(qs.allSatisfy { !$0.concept.isYesNo })
+        o = .quick; o.lambdaProgram = -1
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--lambda_program -1.0")) }
     }
 }
 

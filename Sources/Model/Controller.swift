@@ -1,0 +1,75 @@
+import Compute
+
+/// The controller: two MLPs writing one output row per question, out: [B, outW] =
+/// [pointer A (slots) | pointer B (slots) | step-1 op (U) | relation (R) | STOP | decoder terms].
+///
+/// - The op/relation controller reads hin = [u; codes]: out = fc2(gelu(fc1(hin))), whose relation,
+///   STOP and decoder columns are used.
+/// - The pointer controller reads the encoder's summary s: [B, D] and writes the pointer and
+///   step-1 op columns over the first one's: which number is which operand and which op applies
+///   to it depend on word order, which the summary has and the word bag does not.
+extension ConceptModel {
+    /// out: [B, outW]; ptr: [B, pointerColumns] written over out[:, 0 ..< pointerColumns].
+    func controllerForward(rows B: Int) throws -> any DeviceBuffer {
+        let cfg = config, be = backend, D = cfg.dModel, H = cfg.controllerHidden, outW = cfg.outputWidth
+        let hinW = D + cfg.codeVectorWidth, P = cfg.pointerColumns
+        let hin = try ws.get("ctrl.in", B * hinW)
+        let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
+        let out = try ws.get("ctrl.out", B * outW)
+        try be.gemm(m: B, n: H, k: hinW, a: hin, b: ctrl1.w.read(), c: c1)
+        try be.addBiasGelu(c1, bias: ctrl1.b.read(), hc, rows: B, cols: H)
+        try ctrl2.forward(be, x: hc, y: out, rows: B)
+        // Pointers and op from the summary: fc2(gelu(fc1(s))): [B, P].
+        let p1 = try ws.get("ptr.c1", B * H), ph = try ws.get("ptr.h", B * H), logits = try ws.get("ptr.out", B * P)
+        try be.gemm(m: B, n: H, k: D, a: try ws.get("summary", B * D), b: ptr1.w.read(), c: p1)
+        try be.addBiasGelu(p1, bias: ptr1.b.read(), ph, rows: B, cols: H)
+        try ptr2.forward(be, x: ph, y: logits, rows: B)
+        try be.copy2D(logits, srcOffset: 0, srcStride: P, to: out, dstOffset: 0, dstStride: outW, rows: B, cols: P)
+        return out
+    }
+
+    /// dOut: [B, outW] (ctrl.dout, written by the reasoner and the worked-solution loss) ->
+    /// the pointer columns' share back through the pointer controller into ds: [B, D]; the rest
+    /// through the op/relation controller into dHin: [B, hinW], which it returns.
+    func controllerBackward(rows B: Int) throws -> any DeviceBuffer {
+        let cfg = config, be = backend, D = cfg.dModel, H = cfg.controllerHidden, outW = cfg.outputWidth
+        let hinW = D + cfg.codeVectorWidth, P = cfg.pointerColumns
+        let dOut = try ws.get("ctrl.dout", B * outW)
+        // The pointer controller's columns overwrote the first controller's: theirs alone get the
+        // gradient, taken out of dOut (and zeroed there).
+        let dl = try ws.get("ptr.dout", B * P)
+        try takeColumns(dOut, rows: B, from: 0, count: P, into: dl)
+        let p1 = try ws.get("ptr.c1", B * H), ph = try ws.get("ptr.h", B * H), dph = try ws.get("ptr.dh", B * H)
+        try ptr2.backward(be, x: ph, dY: dl, dX: dph, rows: B)
+        try be.geluBackward(x: p1, dY: dph, dX: dph, count: B * H)
+        try ptr1.backward(be, x: try ws.get("summary", B * D), dY: dph, dX: try ws.get("summary.grad", B * D), rows: B)
+
+        let hin = try ws.get("ctrl.in", B * hinW)
+        let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
+        let dh = try ws.get("ctrl.dh", B * H), dHin = try ws.get("ctrl.dhin", B * hinW)
+        try ctrl2.backward(be, x: hc, dY: dOut, dX: dh, rows: B)
+        try be.geluBackward(x: c1, dY: dh, dX: dh, count: B * H)
+        try ctrl1.backward(be, x: hin, dY: dh, dX: dHin, rows: B)
+        return dHin
+    }
+
+    /// Moves columns from ..< from+count of dOut: [B, outW] into dst: [B, count] and zeroes them
+    /// in dOut.
+    func takeColumns(_ dOut: any DeviceBuffer, rows B: Int, from: Int, count: Int, into dst: any DeviceBuffer) throws {
+        let be = backend, outW = config.outputWidth
+        let zeros = try ws.get("take.zeros.\(count)", B * count)
+        try be.fill(zeros, value: 0, offset: 0, count: B * count)
+        try be.copy2D(dOut, srcOffset: from, srcStride: outW, to: dst, dstOffset: 0, dstStride: count, rows: B, cols: count)
+        try be.copy2D(zeros, srcOffset: 0, srcStride: count, to: dOut, dstOffset: from, dstStride: outW, rows: B, cols: count)
+    }
+
+    /// The Occam prior: step 1 starts out preferring the identity op, so a relation that needs no
+    /// arithmetic (greater, smaller) is not learned as greater(predecessor(a), b), which only errs
+    /// on the rare |a - b| = 1 questions and is hard to leave once the softmax saturates. Set in
+    /// a layer whose outputs are laid out like the controller row.
+    static func setOpPriors(_ layer: Linear, config: ModelConfig, backend: any Backend) throws {
+        var bias = try backend.download(layer.b.value)
+        bias[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
+        try backend.upload(bias, to: layer.b.value)
+    }
+}
