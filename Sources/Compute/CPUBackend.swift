@@ -186,14 +186,7 @@ public final class CPUBackend: Backend {
         try need(X, rows * cols, "x"); try need(Bv, cols, "bias"); try need(Y, rows * cols, "y")
         let xp = X.floats, bp = Bv.floats, yp = Y.floats
         parallelFor(rows, grain: max(1, 8192 / max(1, cols))) { r in
-            for i in r {
-                let row = xp + i * cols, out = yp + i * cols
-                for j in 0..<cols {
-                    let v = row[j] + bp[j]
-                    row[j] = v
-                    out[j] = 0.5 * v * (1 + erff(v * 0.70710678118654752))
-                }
-            }
+            VectorGelu.addBias(xp, bp, yp, cols: cols, rows: r)
         }
     }
 
@@ -201,23 +194,14 @@ public final class CPUBackend: Backend {
         let X = try cpu(x, .float32, "x"), Y = try cpu(y, .float32, "y")
         try need(X, count, "x"); try need(Y, count, "y")
         let xp = X.floats, yp = Y.floats
-        parallelFor(count, grain: 8192) { r in
-            for i in r { let v = xp[i]; yp[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
-        }
+        parallelFor(count, grain: 8192) { r in VectorGelu.forward(xp, yp, r) }
     }
 
     public func geluBackward(x: any DeviceBuffer, dY: any DeviceBuffer, dX: any DeviceBuffer, count: Int) throws {
         let X = try cpu(x, .float32, "x"), D = try cpu(dY, .float32, "dY"), O = try cpu(dX, .float32, "dX")
         try need(X, count, "x"); try need(D, count, "dY"); try need(O, count, "dX")
         let xp = X.floats, dp = D.floats, op = O.floats
-        parallelFor(count, grain: 8192) { r in
-            for i in r {
-                let v = xp[i]
-                let cdf = 0.5 * (1 + erff(v * 0.70710678118654752))
-                let pdf = expf(-0.5 * v * v) * 0.39894228040143268
-                op[i] = dp[i] * (cdf + v * pdf)
-            }
-        }
+        parallelFor(count, grain: 8192) { r in VectorGelu.backward(xp, dp, op, r) }
     }
 
     public func add(_ a: any DeviceBuffer, _ b: any DeviceBuffer, _ y: any DeviceBuffer, count: Int) throws {

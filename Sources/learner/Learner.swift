@@ -32,7 +32,7 @@ struct DevicesCommand: ParsableCommand {
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks (figures, not tests).", subcommands: [GemmBench.self, TrainBench.self, HalfBench.self])
+        commandName: "bench", abstract: "Benchmarks (figures, not tests).", subcommands: [GemmBench.self, TrainBench.self, HalfBench.self, GeluBench.self])
 
     struct GemmBench: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -60,6 +60,18 @@ struct BenchCommand: ParsableCommand {
             }
             let rows = try GemmBenchmark.run(sizes: list, repeats: repeats, cpu: cpu, opencl: peer)
             print(GemmBenchmark.table(rows, cpuName: cpu.description, openclName: peer?.description))
+        }
+    }
+
+    struct GeluBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gelu", abstract: "CPU GELU forward and backward: the vectorised kernel beside the scalar erff loop.")
+        @Option(help: "Elements per run.") var count = 1 << 20
+        @Option(help: "Interleaved rounds (medians are reported).") var rounds = 9
+
+        func run() throws {
+            guard count >= 1, rounds >= 1 else { throw ValidationError("--count and --rounds must be at least 1") }
+            print(GeluBenchmark.table(GeluBenchmark.run(count: count, rounds: rounds), count: count), terminator: "")
         }
     }
 
