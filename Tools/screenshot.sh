@@ -7,6 +7,6 @@ run="$1"; out="$2"
 [ -f "$run/report.html" ] || .build/release/learner report "$run" >/dev/null 2>&1 || .build/debug/learner report "$run"
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 [ -n "$browser" ] || { echo "no Chromium found: apt-get install chromium" >&2; exit 1; }
-"$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1120,2400 \
+"$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1120,3000 \
     --screenshot="$(realpath -m "$out")" "file://$(realpath "$run/report.html")" 2>/dev/null
 echo "wrote $out"

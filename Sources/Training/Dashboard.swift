@@ -65,11 +65,13 @@ public enum Dashboard {
         func fx(_ x: Double) -> Double { left + x / max(xMax, 1) * pw }
         var s = "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\">\n"
         s += "<text x=\"\(Int(left))\" y=\"18\" class=\"title\">\(esc(title))</text>\n"
-        for b in bands {
+        for (i, b) in bands.enumerated() {
             let x0 = fx(b.from), x1 = fx(b.to)
             s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\" opacity=\"0.18\"><title>%@</title></rect>\n",
                         x0, top, max(1, x1 - x0), ph, (b.mastered ? "#2ca02c" : "#d62728") as NSString, esc(b.label) as NSString)
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" class=\"band\">%@</text>\n", x0 + 3, top + 12, esc(b.label) as NSString)
+            // Labels step down a line per level, so short levels' labels do not overlap.
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" class=\"band\">%@</text>\n", x0 + 3, top + 12 + Double(i % 4) * 12,
+                        esc(b.label) as NSString)
         }
         s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", left, top, pw, ph)
         var ticks: [Double] = []
