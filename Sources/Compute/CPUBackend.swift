@@ -171,12 +171,16 @@ public final class CPUBackend: Backend {
         try need(D, rows * cols, "dY"); try need(G, cols, "dBias")
         let dp = D.floats, gp = G.floats
         // Columns are independent, so threads split columns and each sums its rows in order:
-        // deterministic for any thread count.
+        // deterministic for any thread count. Rows are swept one after another over the block of
+        // columns (contiguous reads), keeping each column's sum in row order as before.
         parallelFor(cols, grain: 64) { cr in
-            for j in cr {
-                var s: Float = 0
-                for i in 0..<rows { s += dp[i * cols + j] }
-                gp[j] += s
+            var sums = [Float](repeating: 0, count: cr.count)
+            sums.withUnsafeMutableBufferPointer { acc in
+                for i in 0..<rows {
+                    let row = dp + i * cols + cr.lowerBound
+                    for k in 0..<cr.count { acc[k] += row[k] }
+                }
+                for k in 0..<cr.count { gp[cr.lowerBound + k] += acc[k] }
             }
         }
     }
