@@ -9,6 +9,13 @@ struct Learner: ParsableCommand {
         abstract: "Teaches a small model school mathematics, one grade at a time.",
         subcommands: [TrainCommand.self, EvalCommand.self, AskCommand.self, LessonsCommand.self, DevicesCommand.self,
                       BenchCommand.self, ProfileCommand.self, FuzzCommand.self, CourseCommand.self, ReportCommand.self])
+
+    /// Before anything runs: make sure OpenBLAS uses the GEMM kernel this CPU supports
+    /// (see `OpenBLASKernel`), then parse the command line as usual.
+    static func main() {
+        OpenBLASKernel.reexecWithBestKernelIfGeneric()
+        Self.main(nil)
+    }
 }
 
 /// Parses --device and makes the backend; `auto` falls back to the CPU with a one-line notice.
