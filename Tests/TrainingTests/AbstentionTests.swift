@@ -67,7 +67,8 @@ final class AbstentionTests: XCTestCase {
         XCTAssertEqual(programRule("What comes after 9999?", prediction(number: true, slotA: 0, op: .successor, operandA: 9999)), .answerOutOfRange)
         XCTAssertEqual(programRule("What comes before 0?", prediction(number: true, slotA: 0, op: .predecessor, operandA: 0)), .answerOutOfRange)
         XCTAssertEqual(programRule("What is 12?", prediction(number: true, slotA: 0, op: .identity, operandA: 12)), .noStep)
-        XCTAssertEqual(programRule("Is 7 greater than 5?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.3)), .unsureProgram)
+        XCTAssertEqual(programRule("Is 7 greater than 5?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.2)), .unsureProgram)
+        XCTAssertNil(programRule("Is 7 greater than 5?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.45)), "two equivalent programs split their mass")
         // With an unknown function word the program must be surer.
         XCTAssertEqual(programRule("Is 7 greater than 5, friend?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.7)), .unsureProgram)
         XCTAssertNil(programRule("Is 7 greater than 5, friend?", prediction(number: false, slotA: 0, slotB: 1, op: .identity, operandA: 7, confidence: 0.95)))
