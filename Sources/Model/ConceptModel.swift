@@ -10,16 +10,12 @@ public struct LossSettings: Sendable {
     /// early on it keeps every op in play, so a program that needs two ops together (add_2 then
     /// equal) is found before the softmax saturates on a one-op approximation (same_parity).
     public var lambdaEntropy: Float = 0
-    /// Weight of the pointer-entropy penalty (`ReasonerSpec.lambdaPointer`): makes the soft
-    /// search commit to one operand per pointer, as eval's argmax does.
-    public var lambdaPointer: Float = 0
     /// Weight of the worked-solution loss (`ProgramSupervision`): cross-entropy of the pointer,
     /// op and relation logits against the lesson's program, per head, mean over the batch.
     public var lambdaProgram: Float = 0
-    public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5, lambdaEntropy: Float = 0,
-                lambdaPointer: Float = 0) {
+    public init(labelSmoothing: Float = 0, lambdaVQ: Float = 0.1, lambdaStop: Float = 0.5, lambdaEntropy: Float = 0) {
         self.labelSmoothing = labelSmoothing; self.lambdaVQ = lambdaVQ; self.lambdaStop = lambdaStop
-        self.lambdaEntropy = lambdaEntropy; self.lambdaPointer = lambdaPointer
+        self.lambdaEntropy = lambdaEntropy
     }
 }
 

@@ -10,10 +10,9 @@ extension ConceptModel {
     /// Runs the reasoner; returns dOut: [B, outW] (the answer loss's gradient at out).
     func reasonerForward(out: any DeviceBuffer, rows B: Int, loss: LossSettings, hard: Bool, lossScale: Float) throws -> any DeviceBuffer {
         let cfg = config, be = backend
-        var spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
+        let spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
                                 labelSmoothing: loss.labelSmoothing, lambdaStop: loss.lambdaStop,
                                 lambdaEntropy: loss.lambdaEntropy, lossScale: lossScale / Float(B))
-        spec.lambdaPointer = loss.lambdaPointer
         let dOut = try ws.get("ctrl.dout", B * cfg.outputWidth)
         try be.reasoner(logits: out, numbers: try ws.get("ids.numbers", B * cfg.slots * cfg.places, .int32),
                         targets: try ws.get("ids.targets", B * 2, .int32), gain: gain.read(), dLogits: dOut,
@@ -95,13 +94,12 @@ extension ConceptModel {
         let logits = try be.download(try ws.get("ctrl.out", B * outW), offset: 0, count: B * outW)
         var preds: [Prediction] = []
         preds.reserveCapacity(B)
-        var entropy = 0.0, pointerEntropy = 0.0
+        var entropy = 0.0
         for b in 0..<B {
             let r = rows[(b * W)..<((b + 1) * W)].map { $0 }
             stats.answerLoss += Double(r[0]) / Double(B)
             stats.stopLoss += Double(r[1]) * Double(loss.lambdaStop) / Double(B)
             entropy += Double(r[2]) / Double(B)
-            pointerEntropy += Double(r[9]) / Double(B)
             if r[3] > 0.5 { stats.correct += 1 }
             let slotA = Int(trace[4 * b]), slotB = Int(trace[4 * b + 1])
             let unary = UnaryOp(rawValue: Int(trace[4 * b + 2])) ?? .identity
@@ -122,7 +120,6 @@ extension ConceptModel {
         }
         if batch.targets == nil { stats.correct = 0; stats.answerLoss = 0; stats.stopLoss = 0 }
         stats.loss = stats.answerLoss + stats.stopLoss + stats.vqLoss + stats.programLoss - Double(loss.lambdaEntropy) * entropy
-            + Double(loss.lambdaPointer) * pointerEntropy
         return (stats, preds)
     }
 

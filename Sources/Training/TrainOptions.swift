@@ -42,22 +42,9 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var trainRange: ClosedRange<Int>?
     public var oodRange: ClosedRange<Int>?
     public var templateHoldout = true
-    /// Probability that a word token of a training question is replaced by [UNK], so no single
-    /// word carries a concept alone and the model leans on every cue it has. Annealed linearly to
-    /// zero at three quarters of the steps, so the last quarter sharpens on whole questions.
-    public var wordDropout: Float = 0
-
-    /// Word dropout at 1-based step `step`.
-    public func wordDropout(step: Int) -> Float {
-        wordDropout * max(0, 1 - Float(step - 1) / Float(max(1, steps * 3 / 4)))
-    }
-    /// Pointer-entropy penalty, ramped in over the first half of the steps (`--lambda_pointer`).
-    public var lambdaPointer: Float = 0
     /// Worked solutions (`--lambda_program`): weight of the cross-entropy of the controller's
     /// pointers, op and relation against each lesson's program (0 = answers only).
     public var lambdaProgram: Float = 0
-    /// Initial logit bias of the identity op (`--identity_prior`): the Occam prior.
-    public var identityPrior: Float = 2
     /// Mixed precision: fp16 storage of kept activations and a dynamic loss scale (see
     /// Docs/ARCHITECTURE.md for exactly what is half).
     public var amp = false
@@ -115,7 +102,6 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.vqHeads = vqHeads
         c.vqStages = vqStages
         c.controllerHidden = controllerHidden
-        c.identityPrior = identityPrior
         return c
     }
 
@@ -131,7 +117,6 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         let half = max(1, steps / 2)
         l.lambdaEntropy = lambdaEntropy * max(0.2, 1 - Float(step - 1) / Float(half))
         // The pointer penalty grows as the op bonus fades: explore first, then commit.
-        l.lambdaPointer = lambdaPointer * min(1, Float(step - 1) / Float(half))
         return l
     }
 
@@ -147,15 +132,12 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         if !(weightDecay >= 0) { throw fail("--weight_decay \(weightDecay) must be >= 0") }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { throw fail("--label_smoothing \(labelSmoothing) must be in [0, 1)") }
         for (flag, value) in [("--lambda_vq", lambdaVQ), ("--lambda_stop", lambdaStop), ("--lambda_entropy", lambdaEntropy),
-                              ("--lambda_pointer", lambdaPointer),
                               ("--lambda_program", lambdaProgram)] where !(value >= 0) {
             throw fail("\(flag) \(value) must be >= 0")
         }
-        if !identityPrior.isFinite { throw fail("--identity_prior \(identityPrior) must be a finite number") }
         if let course {
             try course.validate(name: "course \(course.name)")
         }
-        if !(wordDropout >= 0 && wordDropout < 1) { throw fail("--word_dropout \(wordDropout) must be in [0, 1)") }
         if ckptEvery < 0 || logEvery < 0 { throw fail("--ckpt_every and --log_every must be >= 0") }
         if dModel < 1 || heads < 1 || dModel % heads != 0 {
             throw fail("--d_model \(dModel) must be a positive multiple of --heads \(heads)")

@@ -143,14 +143,7 @@ public final class Trainer {
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
         let questions = options.course.map { courseQuestions($0, count: options.batchSize) }
             ?? generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
-        var batch = try batcher.batch(questions)
-        let dropout = Double(options.wordDropout(step: step + 1))
-        if dropout > 0 {
-            for i in batch.tokens.indices where batch.slots[i] == 0 && batch.tokens[i] > Vocabulary.clsID
-                && !Vocabulary.isDigit(batch.tokens[i]) && dataRNG.unit() < dropout {
-                batch.tokens[i] = Vocabulary.unkID
-            }
-        }
+        let batch = try batcher.batch(questions)
         var total: StepStats?
         while total == nil {
             do {

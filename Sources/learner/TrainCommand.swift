@@ -63,10 +63,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda_vq")) var lambdaVQ: Float?
     @Option(name: .customLong("lambda_stop")) var lambdaStop: Float?
     @Option(name: .customLong("lambda_entropy"), help: "Entropy bonus on op choices, annealed to a fifth at half the steps.") var lambdaEntropy: Float?
-    @Option(name: .customLong("identity_prior"), help: "Initial logit bias of the identity op (2).") var identityPrior: Float?
     @Option(name: .customLong("lambda_program"), help: "Weight of the worked-solution loss: the pointers, op and relation are taught each lesson's program (0 = answers only).") var lambdaProgram: Float?
-    @Option(name: .customLong("lambda_pointer"), help: "Penalty on the pointers' entropy, ramped in over the first half of the steps (0 = off).") var lambdaPointer: Float?
-    @Option(name: .customLong("word_dropout"), help: "Chance a training word becomes [UNK], annealed to 0 at 3/4 of the steps.") var wordDropout: Float?
     @Option(name: .customLong("clip"), help: "Global gradient-norm clip (0 = off).") var clip: Float?
     @Option(name: .customLong("seed")) var seed: UInt64?
     @Option(name: .customLong("max_number")) var maxNumber: Int?
@@ -111,9 +108,6 @@ struct TrainCommand: ParsableCommand {
         if let lambdaStop { o.lambdaStop = lambdaStop }
         if let clip { o.clipNorm = clip }
         if let lambdaEntropy { o.lambdaEntropy = lambdaEntropy }
-        if let wordDropout { o.wordDropout = wordDropout }
-        if let identityPrior { o.identityPrior = identityPrior }
-        if let lambdaPointer { o.lambdaPointer = lambdaPointer }
         if let lambdaProgram { o.lambdaProgram = lambdaProgram }
         if amp { o.amp = true }
         if let seed { o.seed = seed }

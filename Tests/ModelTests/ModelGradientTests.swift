@@ -60,8 +60,7 @@ final class ModelGradientTests: XCTestCase {
             if draw > 0 { model = try ConceptModel(config: cfg, backend: be, seed: rng.next()) }
             model.exactGradients = true
             var batch = Self.randomBatch(size: 6, seq: 16, vocab: 24, rng: &rng)
-            var settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2,
-                                        lambdaPointer: programs ? 0.3 : 0)
+            var settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2)
             if programs {
                 settings.lambdaProgram = 0.7
                 let U = Int32(UnaryOp.allCases.count), R = Int32(Relation.allCases.count)

@@ -194,12 +194,6 @@ final class TrainingTests: XCTestCase {
         o = .quick; o.lr = -1
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--lr")) }
         XCTAssertThrowsError(try TrainOptions.preset("huge")) { XCTAssertTrue("\($0)".contains("unknown preset 'huge'")) }
-        // The identity prior reaches the model config (every preset keeps 2).
-        o = .quick; o.identityPrior = 4
-        XCTAssertEqual(o.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 4)
-        XCTAssertEqual(TrainOptions.quick.modelConfig(vocabulary: Vocabulary.grade1).identityPrior, 2)
-        o = .quick; o.identityPrior = .nan
-        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--identity_prior nan")) }
         o = .quick; o.lambdaProgram = -1
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("--lambda_program -1.0")) }
     }
