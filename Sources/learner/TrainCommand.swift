@@ -191,12 +191,3 @@ func parseByteSize(_ text: String) -> Int? {
     return bytes < Double(Int.max) ? Int(bytes) : nil
 }
 
-/// The case of `E` spelled `value`, or a one-line error naming the flag and the choices.
-func choice<E: RawRepresentable & CaseIterable>(_ value: String, flag: String, kind: String) throws -> E
-    where E.RawValue == String {
-    guard let v = E(rawValue: value) else {
-        let names = E.allCases.map(\.rawValue)
-        throw ValidationError("\(flag) \(value) is not a valid \(kind); expected \(names.dropLast().joined(separator: ", ")) or \(names.last!)")
-    }
-    return v
-}
