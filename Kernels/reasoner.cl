@@ -4,7 +4,9 @@
 // for the limits below, which the host checks before launching.
 #define MAX_SLOTS 12
 #define MAX_PLACES 8
-#define NU 6
+#define NU 8
+#define FIRST_BINARY 6
+#define TRACE 5
 #define NR 7
 #define STATS 10
 #define RS_FLOOR 1e-4f
@@ -48,6 +50,17 @@ int rs_add(const int* d, int places, int k, int* out) {
     return carry == 0;
 }
 
+// out = a + sign * c place by place, carrying (sign 1) or borrowing (sign -1); 0 when the result
+// leaves [0, 10^places).
+int rs_combine(const int* a, const int* c, int sign, int places, int* out) {
+    int carry = 0;
+    for (int p = 0; p < places; ++p) {
+        int s = a[p] + sign * c[p] + carry;
+        if (s >= 10) { out[p] = s - 10; carry = 1; } else if (s < 0) { out[p] = s + 10; carry = -1; } else { out[p] = s; carry = 0; }
+    }
+    return carry == 0;
+}
+
 // -1, 0, 1 comparing from the highest place down.
 int rs_compare(const int* a, const int* b, int places) {
     for (int p = places - 1; p >= 0; --p) if (a[p] != b[p]) return a[p] < b[p] ? -1 : 1;
@@ -67,7 +80,7 @@ int rs_holds(int r, const int* a, const int* b, int places) {
     }
 }
 
-// u[k * MAX_PLACES + place] = unary op k (identity, +1, -1, +2, -2, between) applied to slot
+// u[k * MAX_PLACES + place] = one-number op k (identity, +1, -1, +2, -2, between) applied to slot
 // `slot` of nums; valid[k] says whether it exists. between reads the other present slots: slot + 1
 // when one holds slot + 2, else slot - 1 when one holds slot - 2, else no value.
 void rs_unary(const int* nums, int slots, int slot, int places, const int* present, int* u, int* valid) {
@@ -99,20 +112,20 @@ void rs_softmax_backward(const float* p, const float* dp, int n, __global float*
 
 // logits: [rows, width], numbers: int [rows, NS, PL] (-1 for an absent slot), targets: int
 // [rows, 2] (kind 0 none / 1 yes-no / 2 number, value), gain: [1]. Writes dLogits: [rows, width],
-// rowStats: [rows, STATS], trace: int [rows, 4] in full.
+// rowStats: [rows, STATS], trace: int [rows, TRACE] in full.
 __kernel void reasoner(__global const float* logits, __global const int* numbers, __global const int* targets,
                        __global const float* gainBuf, __global float* dLogits, __global float* rowStats,
                        __global int* trace, int rows, int NS, int PL, int hard, int enabled,
                        float labelSmoothing, float lambdaStop, float lambdaEntropy, float lossScale,
-                       int relationMask, int boolOpMask, float lambdaPointer) {
+                       int relationMask, int boolOpMask) {
     int row = get_global_id(0);
     if (row >= rows) return;
-    const int oA = 0, oB = NS, oU = 2 * NS, oR = oU + NU, oStop = oR + NR, oYN = oStop + 1, oDig = oYN + 2;
+    const int oA = 0, oB = NS, oC = 2 * NS, oU = 3 * NS, oR = oU + NU, oStop = oR + NR, oYN = oStop + 1, oDig = oYN + 2;
     const int W = oDig + PL * 10;
     __global const float* x = logits + (size_t)row * W;
     __global float* d = dLogits + (size_t)row * W;
     __global float* stats = rowStats + (size_t)row * STATS;
-    __global int* tr = trace + (size_t)row * 4;
+    __global int* tr = trace + (size_t)row * TRACE;
     const float g = gainBuf[0];
 
     int nums[MAX_SLOTS * MAX_PLACES], present[MAX_SLOTS];
@@ -126,12 +139,13 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
         }
         present[i] = ok;
     }
-    float piA[MAX_SLOTS], piB[MAX_SLOTS], wU[NU], wR[NR];
+    float piA[MAX_SLOTS], piB[MAX_SLOTS], piC[MAX_SLOTS], wU[NU], wR[NR];
     rs_softmax(x + oA, NS, present, piA);
     rs_softmax(x + oB, NS, present, piB);
+    rs_softmax(x + oC, NS, present, piC);
     // An op is offered only where it can give a value: between needs two numbers two apart.
     int opMask[NU];
-    int u[NU * MAX_PLACES], uValid[NU];
+    int u[NU * MAX_PLACES], uValid[NU], pair[MAX_PLACES];
     for (int k = 0; k < NU; ++k) opMask[k] = 1;
     opMask[5] = 0;
     for (int i = 0; i < NS && !opMask[5]; ++i) {
@@ -145,15 +159,17 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     rs_softmax(x + oR, NR, relMask, wR);
     float pStop = 1.0f / (1.0f + exp(-x[oStop]));
     if (hard) {
-        rs_one_hot(piA, NS); rs_one_hot(piB, NS); rs_one_hot(wU, NU); rs_one_hot(wR, NR);
+        rs_one_hot(piA, NS); rs_one_hot(piB, NS); rs_one_hot(piC, NS); rs_one_hot(wU, NU); rs_one_hot(wR, NR);
         pStop = pStop > 0.5f ? 1.0f : 0.0f;
     }
 
-    // BOOL p = sum_ijkr piA_i piB_j wU_k wR_r [rel_r(u_ik, n_j)] with its partials, and the NUM's
-    // per-place digit mixture.
+    // Each step-1 result v = op_k(n_i) (k < 6) or op_k(n_i, n_c) (k >= 6) has weight piA_i wU_k
+    // (times piC_c for a binary op). BOOL p = sum over results and (j, r) of weight piB_j wR_r
+    // [rel_r(v, n_j)], with its partials; the NUM's digit mixture is the weighted sum of the
+    // results' one-hot digits.
     float p = 0.0f;
-    float gA[MAX_SLOTS], gB[MAX_SLOTS], gU[NU], gR[NR], dist[MAX_PLACES * 10];
-    for (int i = 0; i < NS; ++i) { gA[i] = 0.0f; gB[i] = 0.0f; }
+    float gA[MAX_SLOTS], gB[MAX_SLOTS], gC[MAX_SLOTS], gU[NU], gR[NR], dist[MAX_PLACES * 10];
+    for (int i = 0; i < NS; ++i) { gA[i] = 0.0f; gB[i] = 0.0f; gC[i] = 0.0f; }
     for (int k = 0; k < NU; ++k) gU[k] = 0.0f;
     for (int r = 0; r < NR; ++r) gR[r] = 0.0f;
     for (int i = 0; i < PL * 10; ++i) dist[i] = 0.0f;
@@ -161,25 +177,39 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
         for (int i = 0; i < NS; ++i) {
             if (!(piA[i] > 0.0f || !hard) || !present[i]) continue;
             rs_unary(nums, NS, i, PL, present, u, uValid);
-            for (int j = 0; j < NS; ++j) {
-                if (!present[j]) continue;
-                const int* nj = nums + j * PL;
-                for (int k = 0; k < NU; ++k) {
-                    if (!uValid[k] || !((boolOpMask >> k) & 1)) continue;
-                    for (int r = 0; r < NR; ++r) {
-                        if (!rs_holds(r, u + k * MAX_PLACES, nj, PL)) continue;
-                        float w = piA[i] * piB[j] * wU[k] * wR[r];
-                        p += w;
-                        gA[i] += piB[j] * wU[k] * wR[r];
-                        gB[j] += piA[i] * wU[k] * wR[r];
-                        gU[k] += piA[i] * piB[j] * wR[r];
-                        gR[r] += piA[i] * piB[j] * wU[k];
+            for (int k = 0; k < NU; ++k) {
+                int binary = k >= FIRST_BINARY;
+                int cn = binary ? NS : 1;
+                for (int c = 0; c < cn; ++c) {
+                    const int* v;
+                    float wc = 1.0f;
+                    if (binary) {
+                        if (!present[c] || !(piC[c] > 0.0f || !hard)) continue;
+                        if (!rs_combine(nums + i * PL, nums + c * PL, k == FIRST_BINARY ? 1 : -1, PL, pair)) continue;
+                        v = pair;
+                        wc = piC[c];
+                    } else {
+                        if (!uValid[k]) continue;
+                        v = u + k * MAX_PLACES;
+                    }
+                    float w = piA[i] * wU[k] * wc;
+                    for (int pl = 0; pl < PL; ++pl) dist[pl * 10 + v[pl]] += w;
+                    if (!((boolOpMask >> k) & 1)) continue;
+                    for (int j = 0; j < NS; ++j) {
+                        if (!present[j]) continue;
+                        const int* nj = nums + j * PL;
+                        for (int r = 0; r < NR; ++r) {
+                            if (!rs_holds(r, v, nj, PL)) continue;
+                            float t = piB[j] * wR[r];
+                            p += w * t;
+                            gA[i] += wU[k] * wc * t;
+                            gU[k] += piA[i] * wc * t;
+                            if (binary) gC[c] += piA[i] * wU[k] * t;
+                            gB[j] += w * wR[r];
+                            gR[r] += w * piB[j];
+                        }
                     }
                 }
-            }
-            for (int k = 0; k < NU; ++k) {
-                if (!uValid[k]) continue;
-                for (int pl = 0; pl < PL; ++pl) dist[pl * 10 + u[k * MAX_PLACES + pl]] += piA[i] * wU[k];
             }
         }
     } else {
@@ -209,6 +239,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     }
     tr[0] = rs_argmax(piA, NS); tr[1] = rs_argmax(piB, NS);
     tr[2] = rs_argmax(wU, NU); tr[3] = rs_argmax(wR, NR);
+    tr[4] = rs_argmax(piC, NS);
     int isNumber = pStop > 0.5f;
     for (int i = 0; i < W; ++i) d[i] = 0.0f;
     for (int c = 0; c < STATS; ++c) stats[c] = 0.0f;
@@ -262,19 +293,34 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
 
     float entropy = 0.0f, pointerEntropy = 0.0f;
     if (enabled && !hard) {
-        float dpiA[MAX_SLOTS], dpiB[MAX_SLOTS], dwU[NU], dwR[NR];
-        for (int i = 0; i < NS; ++i) { dpiA[i] = gA[i] * dP; dpiB[i] = gB[i] * dP; }
+        float dpiA[MAX_SLOTS], dpiB[MAX_SLOTS], dpiC[MAX_SLOTS], dwU[NU], dwR[NR];
+        for (int i = 0; i < NS; ++i) { dpiA[i] = gA[i] * dP; dpiB[i] = gB[i] * dP; dpiC[i] = gC[i] * dP; }
         for (int k = 0; k < NU; ++k) dwU[k] = gU[k] * dP;
         for (int r = 0; r < NR; ++r) dwR[r] = gR[r] * dP;
         for (int i = 0; i < NS; ++i) {
             if (!present[i]) continue;
             rs_unary(nums, NS, i, PL, present, u, uValid);
             for (int k = 0; k < NU; ++k) {
-                if (!uValid[k]) continue;
-                float sum = 0.0f;
-                for (int q = 0; q < PL; ++q) sum += dDist[q * 10 + u[k * MAX_PLACES + q]];
-                dpiA[i] += wU[k] * sum;
-                dwU[k] += piA[i] * sum;
+                int binary = k >= FIRST_BINARY;
+                int cn = binary ? NS : 1;
+                for (int c = 0; c < cn; ++c) {
+                    const int* v;
+                    float wc = 1.0f;
+                    if (binary) {
+                        if (!present[c]) continue;
+                        if (!rs_combine(nums + i * PL, nums + c * PL, k == FIRST_BINARY ? 1 : -1, PL, pair)) continue;
+                        v = pair;
+                        wc = piC[c];
+                    } else {
+                        if (!uValid[k]) continue;
+                        v = u + k * MAX_PLACES;
+                    }
+                    float sum = 0.0f;
+                    for (int q = 0; q < PL; ++q) sum += dDist[q * 10 + v[q]];
+                    dpiA[i] += wU[k] * wc * sum;
+                    dwU[k] += piA[i] * wc * sum;
+                    if (binary) dpiC[c] += piA[i] * wU[k] * sum;
+                }
             }
         }
         // Entropy bonus -lambda * H(w): dH/dw_k = -(log w_k + 1).
@@ -284,15 +330,11 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
         }
         for (int k = 0; k < NU; ++k) if (wU[k] > 0.0f) entropy -= wU[k] * log(wU[k]);
         for (int r = 0; r < NR; ++r) if (wR[r] > 0.0f) entropy -= wR[r] * log(wR[r]);
-        // Pointer sharpening +lambdaPointer * H(pi): d/dpi_i = -lambdaPointer * (log pi_i + 1).
         for (int i = 0; i < NS; ++i) if (piA[i] > 0.0f) pointerEntropy -= piA[i] * log(piA[i]);
         for (int i = 0; i < NS; ++i) if (piB[i] > 0.0f) pointerEntropy -= piB[i] * log(piB[i]);
-        if (lambdaPointer > 0.0f) {
-            for (int i = 0; i < NS; ++i) if (piA[i] > 0.0f) dpiA[i] -= lambdaPointer * (log(piA[i]) + 1.0f);
-            for (int i = 0; i < NS; ++i) if (piB[i] > 0.0f) dpiB[i] -= lambdaPointer * (log(piB[i]) + 1.0f);
-        }
         rs_softmax_backward(piA, dpiA, NS, d + oA);
         rs_softmax_backward(piB, dpiB, NS, d + oB);
+        rs_softmax_backward(piC, dpiC, NS, d + oC);
         rs_softmax_backward(wU, dwU, NU, d + oU);
         rs_softmax_backward(wR, dwR, NR, d + oR);
     }

@@ -9,11 +9,13 @@ import Foundation
 enum ReasonerLimits {
     static let maxSlots = 12
     static let maxPlaces = 8
-    /// The step of the first five unary ops, in `ReasonerSpec` order: identity, +1, -1, +2, -2
-    /// (the sixth, between, is computed from the other numbers).
+    /// The step of the first five ops, in `ReasonerSpec` order: identity, +1, -1, +2, -2 (the
+    /// sixth, between, is computed from the other numbers; the last two read pointer C).
     static let unaryDelta: [Int] = [0, 1, -1, 2, -2]
     /// Index of the order-free `between` op.
     static let betweenOp = 5
+    /// Index of the first binary op (add A + C, then subtract A - C).
+    static let firstBinaryOp = 6
     /// The decoder's probability floor (`Reasoner.floor`).
     static let floor: Float = 1e-4
 }
@@ -79,7 +81,7 @@ extension CPUBackend {
         let W = spec.width
         try need(L, rows * W, "logits"); try need(N, rows * spec.slots * spec.places, "numbers")
         try need(T, rows * 2, "targets"); try need(G, 1, "gain"); try need(D, rows * W, "dLogits")
-        try need(St, rows * ReasonerSpec.statsWidth, "rowStats"); try need(Tr, rows * 4, "trace")
+        try need(St, rows * ReasonerSpec.statsWidth, "rowStats"); try need(Tr, rows * ReasonerSpec.traceWidth, "trace")
         if rows == 0 { return }
         let g = G.floats[0]
         let lp = L.floats, np = N.ints, tp = T.ints, dp = D.floats, sp = St.floats, trp = Tr.ints
@@ -90,7 +92,7 @@ extension CPUBackend {
             for row in rr {
                 Self.reasonerRow(spec: spec, gain: g, x: lp + row * W, nums: np + row * spec.slots * spec.places,
                                  target: tp + row * 2, d: dp + row * W, stats: sp + row * ReasonerSpec.statsWidth,
-                                 trace: trp + row * 4, s: scratch)
+                                 trace: trp + row * ReasonerSpec.traceWidth, s: scratch)
             }
         }
     }
@@ -98,12 +100,12 @@ extension CPUBackend {
 
 /// Per-thread work arrays of one reasoner row, sized for the limits.
 struct ReasonerScratch {
+    static let MS = ReasonerLimits.maxSlots, MP = ReasonerLimits.maxPlaces
+    static let U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
     let f: UnsafeMutablePointer<Float>
     let n: UnsafeMutablePointer<Int32>
-    static let floatCount = 6 * ReasonerLimits.maxSlots + 3 * ReasonerSpec.unaryCount
-        + 3 * ReasonerSpec.relationCount + 3 * 10 * ReasonerLimits.maxPlaces
-    static let intCount = ReasonerLimits.maxSlots + ReasonerSpec.unaryCount * (ReasonerLimits.maxPlaces + 1)
-        + ReasonerLimits.maxPlaces + ReasonerSpec.unaryCount + ReasonerSpec.relationCount
+    static let floatCount = 9 * MS + 3 * U + 3 * R + 3 * 10 * MP
+    static let intCount = MS + U * (MP + 1) + 2 * MP + U + R
 
     init() {
         f = .allocate(capacity: Self.floatCount)
@@ -114,37 +116,40 @@ struct ReasonerScratch {
 
     func release() { f.deallocate(); n.deallocate() }
 
-    // Float arrays.
+    // Float arrays: pointers A, B, C, their partials g* and gradients d*.
     var piA: UnsafeMutablePointer<Float> { f }
-    var piB: UnsafeMutablePointer<Float> { f + ReasonerLimits.maxSlots }
-    var gA: UnsafeMutablePointer<Float> { f + 2 * ReasonerLimits.maxSlots }
-    var gB: UnsafeMutablePointer<Float> { f + 3 * ReasonerLimits.maxSlots }
-    var dpiA: UnsafeMutablePointer<Float> { f + 4 * ReasonerLimits.maxSlots }
-    var dpiB: UnsafeMutablePointer<Float> { f + 5 * ReasonerLimits.maxSlots }
-    private var u0: UnsafeMutablePointer<Float> { f + 6 * ReasonerLimits.maxSlots }
+    var piB: UnsafeMutablePointer<Float> { f + Self.MS }
+    var piC: UnsafeMutablePointer<Float> { f + 2 * Self.MS }
+    var gA: UnsafeMutablePointer<Float> { f + 3 * Self.MS }
+    var gB: UnsafeMutablePointer<Float> { f + 4 * Self.MS }
+    var gC: UnsafeMutablePointer<Float> { f + 5 * Self.MS }
+    var dpiA: UnsafeMutablePointer<Float> { f + 6 * Self.MS }
+    var dpiB: UnsafeMutablePointer<Float> { f + 7 * Self.MS }
+    var dpiC: UnsafeMutablePointer<Float> { f + 8 * Self.MS }
+    private var u0: UnsafeMutablePointer<Float> { f + 9 * Self.MS }
     var wU: UnsafeMutablePointer<Float> { u0 }
-    var gU: UnsafeMutablePointer<Float> { u0 + ReasonerSpec.unaryCount }
-    var dwU: UnsafeMutablePointer<Float> { u0 + 2 * ReasonerSpec.unaryCount }
-    private var r0: UnsafeMutablePointer<Float> { u0 + 3 * ReasonerSpec.unaryCount }
+    var gU: UnsafeMutablePointer<Float> { u0 + Self.U }
+    var dwU: UnsafeMutablePointer<Float> { u0 + 2 * Self.U }
+    private var r0: UnsafeMutablePointer<Float> { u0 + 3 * Self.U }
     var wR: UnsafeMutablePointer<Float> { r0 }
-    var gR: UnsafeMutablePointer<Float> { r0 + ReasonerSpec.relationCount }
-    var dwR: UnsafeMutablePointer<Float> { r0 + 2 * ReasonerSpec.relationCount }
-    private var p0: UnsafeMutablePointer<Float> { r0 + 3 * ReasonerSpec.relationCount }
+    var gR: UnsafeMutablePointer<Float> { r0 + Self.R }
+    var dwR: UnsafeMutablePointer<Float> { r0 + 2 * Self.R }
+    private var p0: UnsafeMutablePointer<Float> { r0 + 3 * Self.R }
     var dist: UnsafeMutablePointer<Float> { p0 }
-    var probs: UnsafeMutablePointer<Float> { p0 + 10 * ReasonerLimits.maxPlaces }
-    var dDist: UnsafeMutablePointer<Float> { p0 + 20 * ReasonerLimits.maxPlaces }
+    var probs: UnsafeMutablePointer<Float> { p0 + 10 * Self.MP }
+    var dDist: UnsafeMutablePointer<Float> { p0 + 20 * Self.MP }
     // Int arrays.
     var present: UnsafeMutablePointer<Int32> { n }
-    /// u[k * maxPlaces + place]: unary op k applied to the current slot; uValid[k] says it exists.
-    var u: UnsafeMutablePointer<Int32> { n + ReasonerLimits.maxSlots }
-    var uValid: UnsafeMutablePointer<Int32> { n + ReasonerLimits.maxSlots + ReasonerSpec.unaryCount * ReasonerLimits.maxPlaces }
-    var targetDigits: UnsafeMutablePointer<Int32> {
-        n + ReasonerLimits.maxSlots + ReasonerSpec.unaryCount * (ReasonerLimits.maxPlaces + 1)
-    }
-    /// Which unary ops this question offers (between only when two of its numbers are two apart).
-    var opMask: UnsafeMutablePointer<Int32> { targetDigits + ReasonerLimits.maxPlaces }
+    /// u[k * maxPlaces + place]: op k < 6 applied to the current slot; uValid[k] says it exists.
+    var u: UnsafeMutablePointer<Int32> { n + Self.MS }
+    var uValid: UnsafeMutablePointer<Int32> { n + Self.MS + Self.U * Self.MP }
+    var targetDigits: UnsafeMutablePointer<Int32> { n + Self.MS + Self.U * (Self.MP + 1) }
+    /// The result of a binary op on the current (A, C) pair.
+    var pair: UnsafeMutablePointer<Int32> { targetDigits + Self.MP }
+    /// Which ops this question offers (between only when two of its numbers are two apart).
+    var opMask: UnsafeMutablePointer<Int32> { pair + Self.MP }
     /// Which relations are offered (`ReasonerSpec.relationMask`).
-    var relationMask: UnsafeMutablePointer<Int32> { opMask + ReasonerSpec.unaryCount }
+    var relationMask: UnsafeMutablePointer<Int32> { opMask + Self.U }
 }
 
 extension CPUBackend {
@@ -194,6 +199,20 @@ extension CPUBackend {
         return carry == 0
     }
 
+    /// out = a + sign * c place by place, carrying (sign 1) or borrowing (sign -1) into the next
+    /// place; false when the result leaves [0, 10^places) (a carry out of the top place, or a
+    /// subtraction of a larger number).
+    @inline(__always)
+    static func digitsCombine(_ a: UnsafePointer<Int32>, _ c: UnsafePointer<Int32>, _ sign: Int32, _ places: Int,
+                              _ out: UnsafeMutablePointer<Int32>) -> Bool {
+        var carry: Int32 = 0
+        for p in 0..<places {
+            let s = a[p] + sign * c[p] + carry
+            if s >= 10 { out[p] = s - 10; carry = 1 } else if s < 0 { out[p] = s + 10; carry = -1 } else { out[p] = s; carry = 0 }
+        }
+        return carry == 0
+    }
+
     /// -1, 0, 1 comparing from the highest place down.
     @inline(__always)
     static func digitsCompare(_ a: UnsafePointer<Int32>, _ b: UnsafePointer<Int32>, _ places: Int) -> Int {
@@ -219,10 +238,10 @@ extension CPUBackend {
         }
     }
 
-    /// Fills s.u / s.uValid with the unary ops applied to slot `slot` of `nums` ([slots, places]).
-    /// `between` (op 5) reads the other present slots: slot + 1 when one of them holds slot + 2,
-    /// else slot - 1 when one holds slot - 2, else no value; so it does not matter which of the
-    /// two outer numbers pointer A picks.
+    /// Fills s.u / s.uValid with the one-number ops (0-5) applied to slot `slot` of `nums`
+    /// ([slots, places]). `between` (op 5) reads the other present slots: slot + 1 when one of
+    /// them holds slot + 2, else slot - 1 when one holds slot - 2, else no value; so it does not
+    /// matter which of the two outer numbers pointer A picks.
     @inline(__always)
     static func applyUnaryOps(_ nums: UnsafePointer<Int32>, _ slots: Int, _ slot: Int, _ places: Int,
                               _ present: UnsafePointer<Int32>, _ s: ReasonerScratch) {
@@ -246,13 +265,13 @@ extension CPUBackend {
         }
     }
 
-    /// One question: the port of `Reasoner.run` (see `ReasonerSpec`).
+    /// One question: the port of the reference in the tests (see `ReasonerSpec`).
     static func reasonerRow(spec: ReasonerSpec, gain g: Float, x: UnsafePointer<Float>, nums: UnsafePointer<Int32>,
                             target: UnsafePointer<Int32>, d: UnsafeMutablePointer<Float>,
                             stats: UnsafeMutablePointer<Float>, trace: UnsafeMutablePointer<Int32>, s: ReasonerScratch) {
-        let NS = spec.slots, PL = spec.places, U = ReasonerSpec.unaryCount, R = ReasonerSpec.relationCount
-        let MP = ReasonerLimits.maxPlaces, floor = ReasonerLimits.floor
-        let oA = 0, oB = NS, oU = 2 * NS, oR = oU + U, oStop = oR + R, oYN = oStop + 1, oDig = oYN + 2
+        let NS = spec.slots, PL = spec.places, U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
+        let MP = ReasonerLimits.maxPlaces, floor = ReasonerLimits.floor, firstBinary = ReasonerLimits.firstBinaryOp
+        let oA = 0, oB = NS, oC = 2 * NS, oU = 3 * NS, oR = oU + U, oStop = oR + R, oYN = oStop + 1, oDig = oYN + 2
         let W = spec.width, hard = spec.hard, enabled = spec.enabled
 
         // A slot holds a number when every place is a digit (absent slots are -1).
@@ -261,9 +280,10 @@ extension CPUBackend {
             for q in 0..<PL where nums[i * PL + q] < 0 || nums[i * PL + q] > 9 { ok = 0 }
             s.present[i] = ok
         }
-        let piA = s.piA, piB = s.piB, wU = s.wU, wR = s.wR
+        let piA = s.piA, piB = s.piB, piC = s.piC, wU = s.wU, wR = s.wR
         reasonerSoftmax(x + oA, NS, s.present, piA)
         reasonerSoftmax(x + oB, NS, s.present, piB)
+        reasonerSoftmax(x + oC, NS, s.present, piC)
         // An op is offered only where it can give a value: between needs two numbers two apart
         // (without the mask a NUM answer would pay nothing in soft mode for weight on an op with
         // no value, and the argmax could pick it).
@@ -278,37 +298,55 @@ extension CPUBackend {
         reasonerSoftmax(x + oR, R, s.relationMask, wR)
         var pStop = 1 / (1 + expf(-x[oStop]))
         if hard {
-            reasonerOneHot(piA, NS); reasonerOneHot(piB, NS); reasonerOneHot(wU, U); reasonerOneHot(wR, R)
+            reasonerOneHot(piA, NS); reasonerOneHot(piB, NS); reasonerOneHot(piC, NS)
+            reasonerOneHot(wU, U); reasonerOneHot(wR, R)
             pStop = pStop > 0.5 ? 1 : 0
         }
 
-        // BOOL p = sum_ijkr piA_i piB_j wU_k wR_r [rel_r(u_ik, n_j)] with its partials, and the
-        // NUM's per-place digit mixture.
+        // Each step-1 result v = op_k(n_i) (k < 6) or op_k(n_i, n_c) (k >= 6) has weight
+        // piA_i wU_k (times piC_c for a binary op). BOOL p = sum over results and (j, r) of
+        // weight piB_j wR_r [rel_r(v, n_j)], with its partials; the NUM's per-place digit mixture
+        // is the weighted sum of the results' one-hot digits.
         var p: Float = 0
-        let gA = s.gA, gB = s.gB, gU = s.gU, gR = s.gR, dist = s.dist
-        for i in 0..<NS { gA[i] = 0; gB[i] = 0 }
+        let gA = s.gA, gB = s.gB, gC = s.gC, gU = s.gU, gR = s.gR, dist = s.dist
+        for i in 0..<NS { gA[i] = 0; gB[i] = 0; gC[i] = 0 }
         for k in 0..<U { gU[k] = 0 }
         for r in 0..<R { gR[r] = 0 }
         for i in 0..<(PL * 10) { dist[i] = 0 }
         if enabled {
             for i in 0..<NS where (piA[i] > 0 || !hard) && s.present[i] != 0 {
                 applyUnaryOps(nums, NS, i, PL, s.present, s)
-                for j in 0..<NS where s.present[j] != 0 {
-                    let nj = nums + j * PL
-                    for k in 0..<U where s.uValid[k] != 0 && (spec.boolOpMask >> k) & 1 != 0 {
-                        let uik = UnsafePointer(s.u + k * MP)
-                        for r in 0..<R where relationHolds(r, uik, nj, PL) {
-                            let w = piA[i] * piB[j] * wU[k] * wR[r]
-                            p += w
-                            gA[i] += piB[j] * wU[k] * wR[r]
-                            gB[j] += piA[i] * wU[k] * wR[r]
-                            gU[k] += piA[i] * piB[j] * wR[r]
-                            gR[r] += piA[i] * piB[j] * wU[k]
+                for k in 0..<U {
+                    let binary = k >= firstBinary
+                    for c in 0..<(binary ? NS : 1) {
+                        let v: UnsafePointer<Int32>
+                        var wc: Float = 1
+                        if binary {
+                            guard s.present[c] != 0, piC[c] > 0 || !hard,
+                                  digitsCombine(nums + i * PL, nums + c * PL, k == firstBinary ? 1 : -1, PL, s.pair)
+                            else { continue }
+                            v = UnsafePointer(s.pair)
+                            wc = piC[c]
+                        } else {
+                            guard s.uValid[k] != 0 else { continue }
+                            v = UnsafePointer(s.u + k * MP)
+                        }
+                        let w = piA[i] * wU[k] * wc
+                        for pl in 0..<PL { dist[pl * 10 + Int(v[pl])] += w }
+                        guard (spec.boolOpMask >> k) & 1 != 0 else { continue }
+                        for j in 0..<NS where s.present[j] != 0 {
+                            let nj = nums + j * PL
+                            for r in 0..<R where relationHolds(r, v, nj, PL) {
+                                let t = piB[j] * wR[r]
+                                p += w * t
+                                gA[i] += wU[k] * wc * t
+                                gU[k] += piA[i] * wc * t
+                                if binary { gC[c] += piA[i] * wU[k] * t }
+                                gB[j] += w * wR[r]
+                                gR[r] += w * piB[j]
+                            }
                         }
                     }
-                }
-                for k in 0..<U where s.uValid[k] != 0 {
-                    for pl in 0..<PL { dist[pl * 10 + Int(s.u[k * MP + pl])] += piA[i] * wU[k] }
                 }
             }
         } else {
@@ -337,6 +375,7 @@ extension CPUBackend {
         }
         trace[0] = Int32(reasonerArgmax(piA, NS)); trace[1] = Int32(reasonerArgmax(piB, NS))
         trace[2] = Int32(reasonerArgmax(wU, U)); trace[3] = Int32(reasonerArgmax(wR, R))
+        trace[4] = Int32(reasonerArgmax(piC, NS))
         let isNumber = pStop > 0.5
         for i in 0..<W { d[i] = 0 }
         for c in 0..<ReasonerSpec.statsWidth { stats[c] = 0 }
@@ -389,17 +428,33 @@ extension CPUBackend {
 
         var entropy: Float = 0, pointerEntropy: Float = 0
         if enabled && !hard {
-            let dpiA = s.dpiA, dpiB = s.dpiB, dwU = s.dwU, dwR = s.dwR
-            for i in 0..<NS { dpiA[i] = gA[i] * dP; dpiB[i] = gB[i] * dP }
+            let dpiA = s.dpiA, dpiB = s.dpiB, dpiC = s.dpiC, dwU = s.dwU, dwR = s.dwR
+            for i in 0..<NS { dpiA[i] = gA[i] * dP; dpiB[i] = gB[i] * dP; dpiC[i] = gC[i] * dP }
             for k in 0..<U { dwU[k] = gU[k] * dP }
             for r in 0..<R { dwR[r] = gR[r] * dP }
             for i in 0..<NS where s.present[i] != 0 {
                 applyUnaryOps(nums, NS, i, PL, s.present, s)
-                for k in 0..<U where s.uValid[k] != 0 {
-                    var sum: Float = 0
-                    for q in 0..<PL { sum += dDist[q * 10 + Int(s.u[k * MP + q])] }
-                    dpiA[i] += wU[k] * sum
-                    dwU[k] += piA[i] * sum
+                for k in 0..<U {
+                    let binary = k >= firstBinary
+                    for c in 0..<(binary ? NS : 1) {
+                        let v: UnsafePointer<Int32>
+                        var wc: Float = 1
+                        if binary {
+                            guard s.present[c] != 0,
+                                  digitsCombine(nums + i * PL, nums + c * PL, k == firstBinary ? 1 : -1, PL, s.pair)
+                            else { continue }
+                            v = UnsafePointer(s.pair)
+                            wc = piC[c]
+                        } else {
+                            guard s.uValid[k] != 0 else { continue }
+                            v = UnsafePointer(s.u + k * MP)
+                        }
+                        var sum: Float = 0
+                        for q in 0..<PL { sum += dDist[q * 10 + Int(v[q])] }
+                        dpiA[i] += wU[k] * wc * sum
+                        dwU[k] += piA[i] * wc * sum
+                        if binary { dpiC[c] += piA[i] * wU[k] * sum }
+                    }
                 }
             }
             // Entropy bonus -lambda * H(w): dH/dw_k = -(log w_k + 1).
@@ -409,15 +464,11 @@ extension CPUBackend {
             }
             for k in 0..<U where wU[k] > 0 { entropy -= wU[k] * logf(wU[k]) }
             for r in 0..<R where wR[r] > 0 { entropy -= wR[r] * logf(wR[r]) }
-            // Pointer sharpening +lambdaPointer * H(pi): d/dpi_i = -lambdaPointer * (log pi_i + 1).
             for i in 0..<NS where piA[i] > 0 { pointerEntropy -= piA[i] * logf(piA[i]) }
             for i in 0..<NS where piB[i] > 0 { pointerEntropy -= piB[i] * logf(piB[i]) }
-            if spec.lambdaPointer > 0 {
-                for i in 0..<NS where piA[i] > 0 { dpiA[i] -= spec.lambdaPointer * (logf(piA[i]) + 1) }
-                for i in 0..<NS where piB[i] > 0 { dpiB[i] -= spec.lambdaPointer * (logf(piB[i]) + 1) }
-            }
             softmaxBackward(piA, dpiA, NS, d + oA)
             softmaxBackward(piB, dpiB, NS, d + oB)
+            softmaxBackward(piC, dpiC, NS, d + oC)
             softmaxBackward(wU, dwU, U, d + oU)
             softmaxBackward(wR, dwR, R, d + oR)
         }

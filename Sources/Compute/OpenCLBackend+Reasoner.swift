@@ -32,7 +32,7 @@ extension OpenCLBackend {
         let W = spec.width
         try need(L, rows * W, "logits"); try need(N, rows * spec.slots * spec.places, "numbers")
         try need(T, rows * 2, "targets"); try need(G, 1, "gain"); try need(D, rows * W, "dLogits")
-        try need(St, rows * ReasonerSpec.statsWidth, "rowStats"); try need(Tr, rows * 4, "trace")
+        try need(St, rows * ReasonerSpec.statsWidth, "rowStats"); try need(Tr, rows * ReasonerSpec.traceWidth, "trace")
         if rows == 0 { return }
         // Every index the kernel forms must fit an int.
         _ = try i32(rows * W, "logits size")
@@ -41,6 +41,6 @@ extension OpenCLBackend {
             .int(try i32(rows)), .int(try i32(spec.slots)), .int(try i32(spec.places)),
             .int(spec.hard ? 1 : 0), .int(spec.enabled ? 1 : 0), .float(spec.labelSmoothing),
             .float(spec.lambdaStop), .float(spec.lambdaEntropy), .float(spec.lossScale),
-            .int(spec.relationMask), .int(spec.boolOpMask), .float(spec.lambdaPointer)])
+            .int(spec.relationMask), .int(spec.boolOpMask)])
     }
 }

@@ -89,26 +89,32 @@ public enum Split: String, CaseIterable, Codable, Sendable {
 }
 
 /// A question's worked solution over its numbers in the order the sentence names them (0 = the
-/// first number): `relation(op(number a), number b)`, or `op(number a)` for a number answer.
+/// first number): `relation(op(number a), number b)`, or `op(number a)` for a number answer; a
+/// binary op (add, subtract) also reads number c: `op(number a, number c)`.
 public struct QuestionProgram: Equatable, Sendable {
     public var a: Int
     public var op: ProgramOp
     public var relation: ProgramRelation?
     public var b: Int?
+    public var c: Int?
 
-    public init(a: Int, op: ProgramOp, relation: ProgramRelation? = nil, b: Int? = nil) {
-        self.a = a; self.op = op; self.relation = relation; self.b = b
+    public init(a: Int, op: ProgramOp, relation: ProgramRelation? = nil, b: Int? = nil, c: Int? = nil) {
+        self.a = a; self.op = op; self.relation = relation; self.b = b; self.c = c
     }
 
     /// Resolves a sketch's slot letters against the order `order` in which the sentence names them.
     public init?(_ sketch: ProgramSketch, order: [Character]) {
         guard let a = order.firstIndex(of: sketch.a) else { return nil }
-        var b: Int? = nil
+        var b: Int? = nil, c: Int? = nil
         if let letter = sketch.b {
             guard let i = order.firstIndex(of: letter) else { return nil }
             b = i
         }
-        self.init(a: a, op: sketch.op, relation: sketch.relation, b: b)
+        if let letter = sketch.c {
+            guard let i = order.firstIndex(of: letter) else { return nil }
+            c = i
+        }
+        self.init(a: a, op: sketch.op, relation: sketch.relation, b: b, c: c)
     }
 }
 

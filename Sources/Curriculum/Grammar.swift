@@ -6,9 +6,12 @@
 /// number (Docs/RESULTS.md, Rounds 3-8); hundreds of sentences that put every relation and op word
 /// next to numbers in many positions, with the program each one means, do.
 
-/// Step-1 ops of a worked solution, in the reasoner's order (`UnaryOp` in Compute).
+/// Step-1 ops of a worked solution, in the reasoner's order (`StepOp` in Compute).
 public enum ProgramOp: Int, CaseIterable, Codable, Sendable {
-    case identity, successor, predecessor, add2, subtract2, between
+    case identity, successor, predecessor, add2, subtract2, between, add, subtract
+
+    /// Whether the op reads a second number (`c` of the sketch).
+    public var isBinary: Bool { self == .add || self == .subtract }
 }
 
 /// Relations of a worked solution, in the reasoner's order (`Relation` in Compute).
@@ -16,15 +19,18 @@ public enum ProgramRelation: Int, CaseIterable, Codable, Sendable {
     case equal, greater, smaller, sameParity, sameTens, sameOnes, makesTen
 }
 
-/// A worked solution over slot letters: `relation(op(a), b)`, or `op(a)` for a number answer.
+/// A worked solution over slot letters: `relation(op(a), b)`, or `op(a)` for a number answer;
+/// a binary op (add, subtract) reads `c` too: `op(a, c)`.
 public struct ProgramSketch: Equatable, Sendable {
     public var op: ProgramOp
     public var a: Character
     public var relation: ProgramRelation?
     public var b: Character?
+    public var c: Character?
 
-    public init(_ op: ProgramOp, _ a: Character, _ relation: ProgramRelation? = nil, _ b: Character? = nil) {
-        self.op = op; self.a = a; self.relation = relation; self.b = b
+    public init(_ op: ProgramOp, _ a: Character, _ relation: ProgramRelation? = nil, _ b: Character? = nil,
+                c: Character? = nil) {
+        self.op = op; self.a = a; self.relation = relation; self.b = b; self.c = c
     }
 }
 
@@ -224,7 +230,7 @@ enum Grammar {
             .init(text: "{x} minus two", id: "minus", np: false),
             .init(text: "{x} take away two", id: "take-away", np: false),
         ]
-        case .identity, .between: return []
+        case .identity, .between, .add, .subtract: return []
         }
     }
 
@@ -278,7 +284,7 @@ enum Grammar {
             ("Does {x} come two steps after {y}?", "x-steps-after"),
         ] + clauses("take SIZE away from {x}", "two").map { ($0.0, "take-" + $0.1) }
             + clauses("count back SIZE from {x}", "two").map { ($0.0, "count-back-" + $0.1) }
-        case .identity, .between: return []
+        case .identity, .between, .add, .subtract: return []
         }
     }
 

@@ -41,16 +41,19 @@ public struct Prediction: Sendable {
     }
 }
 
-/// The program the reasoner ran: relation(op(A), B), or op(A) for a number answer.
+/// The program the reasoner ran: relation(op(A), B), or op(A) for a number answer; a binary op
+/// (add, subtract) also reads C: op(A, C).
 public struct ReasoningTrace: Sendable {
     public var operandA: Int?
     public var operandB: Int?
     public var slotA: Int
     public var slotB: Int
-    public var unary: UnaryOp
+    public var unary: StepOp
     public var relation: Relation
     public var pStop: Float
     public var codes: [Int]
+    public var operandC: Int? = nil
+    public var slotC: Int = 0
 }
 
 /// Loss parts and accuracy of one forward pass (means over the batch).

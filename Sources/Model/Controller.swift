@@ -69,7 +69,7 @@ extension ConceptModel {
     /// a layer whose outputs are laid out like the controller row.
     static func setOpPriors(_ layer: Linear, config: ModelConfig, backend: any Backend) throws {
         var bias = try backend.download(layer.b.value)
-        bias[2 * config.slots + UnaryOp.identity.rawValue] = config.identityPrior
+        bias[3 * config.slots + StepOp.identity.rawValue] = config.identityPrior
         try backend.upload(bias, to: layer.b.value)
     }
 }

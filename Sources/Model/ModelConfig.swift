@@ -40,11 +40,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
     }
 
-    /// Width of the controller's output row: pointers A and B, step-1 op, step-2 relation, STOP,
-    /// then the decoder's learned yes/no and digit terms.
-    var outputWidth: Int { 2 * slots + UnaryOp.allCases.count + Relation.allCases.count + 1 + 2 + places * 10 }
-    /// Leading output columns the pointer controller writes: pointers A and B, then the step-1 op.
-    var pointerColumns: Int { 2 * slots + UnaryOp.allCases.count }
+    /// Width of the controller's output row: pointers A, B and C, step-1 op, step-2 relation,
+    /// STOP, then the decoder's learned yes/no and digit terms.
+    var outputWidth: Int { 3 * slots + StepOp.allCases.count + Relation.allCases.count + 1 + 2 + places * 10 }
+    /// Leading output columns the pointer controller writes: pointers A, B and C, then the step-1 op.
+    var pointerColumns: Int { 3 * slots + StepOp.allCases.count }
     var codeVectorWidth: Int { (vqHeads + 1) * codeDim }
 }
 
@@ -77,9 +77,11 @@ public struct ModelBatch: Sendable {
     public var slots: [Int32]
     public var lengths: [Int32]
     public var targets: [ModelTarget]?
-    /// Worked solutions: int32 [B, 4] = (slot of A, slot of B, step-1 op, relation), slots
-    /// 0-based in the order the question names its numbers; -1 where a part has no target.
+    /// Worked solutions: int32 [B, 5] = (slot of A, slot of B, step-1 op, relation, slot of C),
+    /// slots 0-based in the order the question names its numbers; -1 where a part has no target.
     public var programs: [Int32]? = nil
+    /// Columns of `programs` per row.
+    public static let programWidth = 5
 
     public init(size: Int, seq: Int, tokens: [Int32], places: [Int32], slots: [Int32], lengths: [Int32],
                 targets: [ModelTarget]?) {
@@ -93,7 +95,7 @@ public struct ModelBatch: Sendable {
         var part = ModelBatch(size: hi - lo, seq: seq, tokens: Array(tokens[a..<b]), places: Array(places[a..<b]),
                               slots: Array(slots[a..<b]), lengths: Array(lengths[lo..<hi]),
                               targets: targets.map { Array($0[lo..<hi]) })
-        part.programs = programs.map { Array($0[(4 * lo)..<(4 * hi)]) }
+        part.programs = programs.map { Array($0[(Self.programWidth * lo)..<(Self.programWidth * hi)]) }
         return part
     }
 }

@@ -11,15 +11,16 @@ import Compute
 /// The loss is added where the reasoner's answer gradient is written (`ctrl.dout`), so the
 /// backward pass is unchanged: d(loss)/d(logits) = scale * (softmax - onehot) per head.
 extension ConceptModel {
-    /// The four supervised heads: (first column, width, column of `ModelBatch.programs`).
+    /// The five supervised heads: (first column, width, column of `ModelBatch.programs`):
+    /// pointers A, B, step-1 op, relation, pointer C.
     func programHeads() -> [(offset: Int, width: Int, target: Int)] {
-        let S = config.slots, U = ReasonerSpec.unaryCount, R = ReasonerSpec.relationCount
-        return [(0, S, 0), (S, S, 1), (2 * S, U, 2), (2 * S + U, R, 3)]
+        let S = config.slots, U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
+        return [(0, S, 0), (S, S, 1), (3 * S, U, 2), (3 * S + U, R, 3), (2 * S, S, 4)]
     }
 
     /// Adds `scale` x the program cross-entropy gradient into dOut: [B, outW]; returns the buffer
-    /// of per-row losses of each head (for the log), [4][B].
-    /// out, dOut: [B, outW]; programs: int32 [B, 4] (slot A, slot B, op, relation; -1 = no target).
+    /// of per-row losses of each head (for the log), [5][B].
+    /// out, dOut: [B, outW]; programs: int32 [B, 5] (slot A, slot B, op, relation, slot C; -1 = no target).
     func programLossForward(programs: [Int32], out: any DeviceBuffer, dOut: any DeviceBuffer, rows B: Int,
                             scale: Float) throws -> [any DeviceBuffer] {
         let be = backend, outW = config.outputWidth
@@ -29,7 +30,7 @@ extension ConceptModel {
             let logits = try ws.get("prog.logits\(h)", B * W), grad = try ws.get("prog.grad\(h)", B * W)
             let acc = try ws.get("prog.acc\(h)", B * W), loss = try ws.get("prog.loss\(h)", B)
             let targets = try ws.get("prog.targets\(h)", B, .int32)
-            try be.upload((0..<B).map { programs[4 * $0 + head.target] }, to: targets)
+            try be.upload((0..<B).map { programs[ModelBatch.programWidth * $0 + head.target] }, to: targets)
             try be.copy2D(out, srcOffset: head.offset, srcStride: outW, to: logits, dstOffset: 0, dstStride: W, rows: B, cols: W)
             try be.crossEntropy(logits: logits, targets: targets, losses: loss, dLogits: grad, rows: B, classes: W,
                                 smoothing: 0, gradScale: scale)

@@ -3,7 +3,7 @@ import Foundation
 
 /// The typed reasoner and decoder (one backend kernel, `Backend.reasoner`): from the controller
 /// row out: [B, outW] and the question's numbers as digits, numbers: [B, slots, places], it runs
-/// relation(op(A), B) or op(A) with exact digit ops, mixes the programs softly in training (argmax
+/// relation(op(A[, C]), B) or op(A[, C]) with exact digit ops, mixes the programs softly in training (argmax
 /// in eval), decodes the answer through a learned gain, and writes the loss gradient at out
 /// straight into ctrl.dout: [B, outW]. This file also reads answers and programs back.
 extension ConceptModel {
@@ -17,7 +17,7 @@ extension ConceptModel {
         try be.reasoner(logits: out, numbers: try ws.get("ids.numbers", B * cfg.slots * cfg.places, .int32),
                         targets: try ws.get("ids.targets", B * 2, .int32), gain: gain.read(), dLogits: dOut,
                         rowStats: try ws.get("reasoner.stats", B * ReasonerSpec.statsWidth),
-                        trace: try ws.get("reasoner.trace", B * 4, .int32), rows: B, spec: spec)
+                        trace: try ws.get("reasoner.trace", B * ReasonerSpec.traceWidth, .int32), rows: B, spec: spec)
         return dOut
     }
 
@@ -76,7 +76,8 @@ extension ConceptModel {
         let cfg = config, be = backend, B = batch.size, W = ReasonerSpec.statsWidth, Dc = cfg.codeDim
         var stats = base
         let rows = try be.download(try ws.get("reasoner.stats", B * W), offset: 0, count: B * W)
-        let trace = try be.downloadInt32(try ws.get("reasoner.trace", B * 4, .int32), offset: 0, count: B * 4)
+        let TW = ReasonerSpec.traceWidth
+        let trace = try be.downloadInt32(try ws.get("reasoner.trace", B * TW, .int32), offset: 0, count: B * TW)
         var codes: [[Int32]] = []
         for p in 0..<cfg.vqHeads { codes.append(try be.downloadInt32(try ws.get("vq.idx\(p)", B, .int32), offset: 0, count: B)) }
         for st in 0..<cfg.vqStages { codes.append(try be.downloadInt32(try ws.get("vq.sidx\(st)", B, .int32), offset: 0, count: B)) }
@@ -101,20 +102,21 @@ extension ConceptModel {
             stats.stopLoss += Double(r[1]) * Double(loss.lambdaStop) / Double(B)
             entropy += Double(r[2]) / Double(B)
             if r[3] > 0.5 { stats.correct += 1 }
-            let slotA = Int(trace[4 * b]), slotB = Int(trace[4 * b + 1])
-            let unary = UnaryOp(rawValue: Int(trace[4 * b + 2])) ?? .identity
+            let slotA = Int(trace[TW * b]), slotB = Int(trace[TW * b + 1]), slotC = Int(trace[TW * b + 4])
+            let unary = StepOp(rawValue: Int(trace[TW * b + 2])) ?? .identity
             func value(_ slot: Int) -> Int? {
                 guard slot >= 0, slot < cfg.slots, numbers[(b * cfg.slots + slot) * cfg.places] >= 0 else { return nil }
                 let d = (0..<cfg.places).map { Int(numbers[(b * cfg.slots + slot) * cfg.places + $0]) }
                 return Digits(digits: d).value
             }
             let t = ReasoningTrace(operandA: value(slotA), operandB: value(slotB), slotA: slotA, slotB: slotB, unary: unary,
-                                   relation: Relation(rawValue: Int(trace[4 * b + 3])) ?? .equal,
-                                   pStop: r[8], codes: codes.map { Int($0[b]) })
+                                   relation: Relation(rawValue: Int(trace[TW * b + 3])) ?? .equal,
+                                   pStop: r[8], codes: codes.map { Int($0[b]) },
+                                   operandC: unary.isBinary ? value(slotC) : nil, slotC: slotC)
             let present = (0..<cfg.slots).map { numbers[(b * cfg.slots + $0) * cfg.places] >= 0 }
             let confidence = Self.programConfidence(row: logits[(b * outW)..<((b + 1) * outW)], present: present,
-                                                    slotA: slotA, slotB: slotB, unary: unary.rawValue,
-                                                    relation: Int(trace[4 * b + 3]), isNumber: r[4] > 0.5, slots: cfg.slots)
+                                                    slotA: slotA, slotB: slotB, slotC: slotC, unary: unary.rawValue,
+                                                    relation: Int(trace[TW * b + 3]), isNumber: r[4] > 0.5, slots: cfg.slots)
             preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t,
                                     programConfidence: confidence, codeDistances: distances.map { $0[b] }))
         }
@@ -126,8 +128,8 @@ extension ConceptModel {
     /// The product of the softmax probabilities of the program's argmax choices (see
     /// `Prediction.programConfidence`); pointers are normalised over the slots holding a number.
     /// row: [outW], one question's controller output.
-    static func programConfidence(row: ArraySlice<Float>, present: [Bool], slotA: Int, slotB: Int, unary: Int,
-                                  relation: Int, isNumber: Bool, slots S: Int) -> Float {
+    static func programConfidence(row: ArraySlice<Float>, present: [Bool], slotA: Int, slotB: Int, slotC: Int,
+                                  unary: Int, relation: Int, isNumber: Bool, slots S: Int) -> Float {
         let r = Array(row)
         func prob(_ lo: Int, _ count: Int, _ chosen: Int, allowed: (Int) -> Bool = { _ in true }) -> Float {
             guard chosen >= 0, chosen < count, allowed(chosen) else { return 0 }
@@ -136,12 +138,13 @@ extension ConceptModel {
             let z = idx.reduce(Float(0)) { $0 + exp(r[lo + $1] - m) }
             return exp(r[lo + chosen] - m) / z
         }
-        let U = ReasonerSpec.unaryCount, R = ReasonerSpec.relationCount
+        let U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
         var p = prob(0, S, slotA) { present[$0] }
-        p *= prob(2 * S, U, unary)
+        p *= prob(3 * S, U, unary)
+        if StepOp(rawValue: unary)?.isBinary == true { p *= prob(2 * S, S, slotC) { present[$0] } }
         if !isNumber {
             p *= prob(S, S, slotB) { present[$0] }
-            p *= prob(2 * S + U, R, relation)
+            p *= prob(3 * S + U, R, relation)
         }
         return p
     }

@@ -30,6 +30,51 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
         return carry == 0 ? Digits(digits: d) : nil
     }
 
+    /// self + sign * other place by place with carry (sign 1) or borrow (sign -1); nil when the
+    /// result leaves [0, 10^places).
+    public func combining(_ other: Digits, sign: Int) -> Digits? {
+        var d = digits, carry = 0
+        for p in 0..<d.count {
+            let s = digits[p] + sign * (p < other.digits.count ? other.digits[p] : 0) + carry
+            d[p] = (s + 10) % 10
+            carry = s >= 10 ? 1 : s < 0 ? -1 : 0
+        }
+        return carry == 0 ? Digits(digits: d) : nil
+    }
+
+    /// The column method for a + c or a - c, one line per place, ones first: "ones: 7 + 8 = 15,
+    /// write 5, carry 1"; a last line with the result (or why there is none).
+    public static func workedColumns(_ a: Int, _ c: Int, op: StepOp) -> [String] {
+        guard op.isBinary, a >= 0, c >= 0 else { return [] }
+        let names = ["ones", "tens", "hundreds", "thousands", "ten thousands"]
+        let add = op == .add
+        var lines: [String] = [], x = a, y = c, carry = 0, place = 0, result = 0, scale = 1
+        while x > 0 || y > 0 || carry > 0 {
+            let dx = x % 10, dy = y % 10
+            let s = add ? dx + dy + carry : dx - dy - carry
+            let name = place < names.count ? names[place] : "place \(place + 1)"
+            let shown = carry == 0 ? "\(dx) \(add ? "+" : "-") \(dy)" : "\(dx) \(add ? "+" : "-") \(dy) \(add ? "+" : "-") \(carry)"
+            if add {
+                let digit = s % 10
+                lines.append("\(name): \(shown) = \(s), write \(digit)" + (s >= 10 ? ", carry 1" : ""))
+                result += digit * scale; carry = s >= 10 ? 1 : 0
+            } else if s < 0 {
+                if x < 10 && y < 10 && x < y + carry {
+                    lines.append("\(name): \(shown) is below zero and there is nothing to borrow from: no whole-number answer")
+                    return lines
+                }
+                lines.append("\(name): \(shown) < 0, borrow 1 ten: \(s + 10), write \(s + 10)")
+                result += (s + 10) * scale; carry = 1
+            } else {
+                lines.append("\(name): \(shown) = \(s), write \(s)")
+                result += s * scale; carry = 0
+            }
+            x /= 10; y /= 10; place += 1; scale *= 10
+        }
+        lines.append("= \(result)")
+        return lines
+    }
+
     /// -1, 0, 1 comparing from the highest place down.
     public func compare(_ other: Digits) -> Int {
         for p in stride(from: digits.count - 1, through: 0, by: -1) where digits[p] != other.digits[p] {
@@ -39,9 +84,12 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Step 1 of a program: a NUM -> NUM op applied to the first operand.
-public enum UnaryOp: Int, CaseIterable, Sendable {
-    case identity, successor, predecessor, add2, subtract2, between
+/// Step 1 of a program: a NUM op on the first operand (and, for add and subtract, a second one).
+public enum StepOp: Int, CaseIterable, Sendable {
+    case identity, successor, predecessor, add2, subtract2, between, add, subtract
+
+    /// Whether the op reads a second operand (pointer C).
+    public var isBinary: Bool { self == .add || self == .subtract }
 
     public var name: String {
         switch self {
@@ -51,11 +99,14 @@ public enum UnaryOp: Int, CaseIterable, Sendable {
         case .add2: return "add_2"
         case .subtract2: return "subtract_2"
         case .between: return "between"
+        case .add: return "add"
+        case .subtract: return "subtract"
         }
     }
 
-    /// The op on `x`; `others` are the question's other numbers (only `between` reads them).
-    public func apply(_ x: Digits, others: [Digits] = []) -> Digits? {
+    /// The op on `x`; `others` are the question's other numbers (only `between` reads them);
+    /// `second` is operand C of a binary op.
+    public func apply(_ x: Digits, others: [Digits] = [], second: Digits? = nil) -> Digits? {
         switch self {
         case .identity: return x
         case .successor: return x.adding(1)
@@ -66,6 +117,9 @@ public enum UnaryOp: Int, CaseIterable, Sendable {
             if let up = x.adding(2), others.contains(where: { $0.compare(up) == 0 }) { return x.adding(1) }
             if let down = x.adding(-2), others.contains(where: { $0.compare(down) == 0 }) { return x.adding(-1) }
             return nil
+        case .add, .subtract:
+            guard let c = second else { return nil }
+            return x.combining(c, sign: self == .add ? 1 : -1)
         }
     }
 }

@@ -126,13 +126,15 @@ public struct AbstentionPolicy: Sendable, Equatable {
         let t = p.trace
         var read = Set<Int>([t.slotA])
         if !p.isNumber { read.insert(t.slotB) }
+        if t.unary.isBinary { read.insert(t.slotC) }
         // "between" reads its partner: the number two away from its operand.
         if t.unary == .between && t.slotA < numbers.count,
            let partner = numbers.indices.first(where: { !read.contains($0) && abs(numbers[$0] - numbers[t.slotA]) == 2 }) {
             read.insert(partner)
         }
         if let unread = numbers.indices.first(where: { !read.contains($0) }) {
-            let program = p.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), B)"
+            let step = t.unary.isBinary ? "\(t.unary.name)(A, C)" : "\(t.unary.name)(A)"
+            let program = p.isNumber ? step : "\(t.relation.name)(\(step), B)"
             return Abstention(rule: .unreadNumber, reason: "the question names \(numbers[unread]), which the program I can run for it (\(program)) does not use")
         }
         if p.isNumber, let a = t.operandA {
@@ -143,10 +145,13 @@ public struct AbstentionPolicy: Sendable, Equatable {
             case .add2: a + 2
             case .subtract2: a - 2
             case .between: a + 1
+            case .add: t.operandC.map { a + $0 }
+            case .subtract: t.operandC.map { a - $0 }
             }
             let top = Int(pow10(places)) - 1
             if let value, value < 0 || value > top {
-                return Abstention(rule: .answerOutOfRange, reason: "the answer, \(t.unary.name)(\(a)) = \(value), is outside the whole numbers 0 to \(top) I can write")
+                let step = t.unary.isBinary ? "\(t.unary.name)(\(a), \(t.operandC ?? 0))" : "\(t.unary.name)(\(a))"
+                return Abstention(rule: .answerOutOfRange, reason: "the answer, \(step) = \(value), is outside the whole numbers 0 to \(top) I can write")
             }
         }
         if p.isNumber && t.unary == .identity {

@@ -42,8 +42,9 @@ public struct Batcher: Sendable {
                                targets: withTargets ? questions.map { ModelTarget($0.answer) } : nil)
         if withTargets && questions.contains(where: { $0.program != nil }) {
             batch.programs = questions.flatMap { q -> [Int32] in
-                guard let p = q.program else { return [-1, -1, -1, -1] }
-                return [Int32(p.a), Int32(p.b ?? -1), Int32(p.op.rawValue), Int32(p.relation?.rawValue ?? -1)]
+                guard let p = q.program else { return [-1, -1, -1, -1, -1] }
+                return [Int32(p.a), Int32(p.b ?? -1), Int32(p.op.rawValue), Int32(p.relation?.rawValue ?? -1),
+                        Int32(p.c ?? -1)]
             }
         }
         return batch

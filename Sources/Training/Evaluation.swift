@@ -37,7 +37,7 @@ extension ScoredQuestion {
             guard let value, let i = question.operands.firstIndex(of: value), i < operandNames.count else { return "?" }
             return operandNames[i]
         }
-        let a = "\(t.unary.name)(\(role(t.operandA)))"
+        let a = t.unary.isBinary ? "\(t.unary.name)(\(role(t.operandA)), \(role(t.operandC)))" : "\(t.unary.name)(\(role(t.operandA)))"
         return prediction.isNumber ? a : "\(t.relation.name)(\(a), \(role(t.operandB)))"
     }
 
@@ -47,17 +47,18 @@ extension ScoredQuestion {
         struct Line: Encodable {
             var question: String, answer: String, predicted: String, correct: Bool, concept: String
             var split: String, template: Int, operands: [Int], program: String
-            var op: String, relation: String?, a: Int?, b: Int?, slot_a: Int, slot_b: Int?, p_yes: Float?
+            var op: String, relation: String?, a: Int?, b: Int?, c: Int?, slot_a: Int, slot_b: Int?, slot_c: Int?, p_yes: Float?
             var program_confidence: Float, abstained: String?
         }
         let t = prediction.trace
-        let program = prediction.isNumber ? "\(t.unary.name)(A)" : "\(t.relation.name)(\(t.unary.name)(A), B)"
+        let step = t.unary.isBinary ? "\(t.unary.name)(A, C)" : "\(t.unary.name)(A)"
+        let program = prediction.isNumber ? step : "\(t.relation.name)(\(step), B)"
         let line = Line(question: question.text, answer: question.answer.description, predicted: prediction.answer.description,
                         correct: correct, concept: question.concept.rawValue, split: question.split.rawValue,
                         template: question.template, operands: question.operands, program: program, op: t.unary.name,
                         relation: prediction.isNumber ? nil : t.relation.name, a: t.operandA,
-                        b: prediction.isNumber ? nil : t.operandB, slot_a: t.slotA + 1,
-                        slot_b: prediction.isNumber ? nil : t.slotB + 1, p_yes: prediction.isNumber ? nil : prediction.pYes,
+                        b: prediction.isNumber ? nil : t.operandB, c: t.unary.isBinary ? t.operandC : nil, slot_a: t.slotA + 1,
+                        slot_b: prediction.isNumber ? nil : t.slotB + 1, slot_c: t.unary.isBinary ? t.slotC + 1 : nil, p_yes: prediction.isNumber ? nil : prediction.pYes,
                         program_confidence: prediction.programConfidence, abstained: abstention?.reason)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

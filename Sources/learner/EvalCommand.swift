@@ -131,12 +131,21 @@ struct AskCommand: ParsableCommand {
             let t = p.trace
             let a = t.operandA.map(String.init) ?? "none"
             let b = t.operandB.map(String.init) ?? "none"
-            print("step 1: A = number \(t.slotA + 1) in the question (\(a)); \(t.unary.name)(A)")
+            if t.unary.isBinary {
+                let c = t.operandC.map(String.init) ?? "none"
+                print("step 1: A = number \(t.slotA + 1) in the question (\(a)), C = number \(t.slotC + 1) (\(c)); \(t.unary.name)(A, C)")
+                if let x = t.operandA, let y = t.operandC {
+                    for line in Digits.workedColumns(x, y, op: t.unary) { print("  " + line) }
+                }
+            } else {
+                print("step 1: A = number \(t.slotA + 1) in the question (\(a)); \(t.unary.name)(A)")
+            }
             if p.isNumber {
                 print(String(format: "STOP (p = %.3f): answer the number", t.pStop))
             } else {
-                print(String(format: "step 2: B = number %d (%@); %@(%@(A), B)  [STOP p = %.3f]", t.slotB + 1, b as NSString,
-                             t.relation.name as NSString, t.unary.name as NSString, t.pStop))
+                let step = t.unary.isBinary ? "\(t.unary.name)(A, C)" : "\(t.unary.name)(A)"
+                print(String(format: "step 2: B = number %d (%@); %@(%@, B)  [STOP p = %.3f]", t.slotB + 1, b as NSString,
+                             t.relation.name as NSString, step as NSString, t.pStop))
             }
             print("VQ codes (heads, then residual stages): \(t.codes.map(String.init).joined(separator: " "))")
             print(String(format: "program confidence %.3f", p.programConfidence))

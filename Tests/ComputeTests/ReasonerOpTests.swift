@@ -51,8 +51,8 @@ struct ReasonerReference {
     }
 
     func row(logits xf: [Float], numbers: [Int?], kind: Int32, value: Int32, gain: Float) -> Row {
-        let S = spec.slots, P = spec.places, U = ReasonerSpec.unaryCount, R = ReasonerSpec.relationCount
-        let oA = 0, oB = S, oU = 2 * S, oR = oU + U, oStop = oR + R, oYN = oStop + 1, oDig = oYN + 2
+        let S = spec.slots, P = spec.places, U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
+        let oA = 0, oB = S, oC = 2 * S, oU = 3 * S, oR = oU + U, oStop = oR + R, oYN = oStop + 1, oDig = oYN + 2
         let x = xf.map(Double.init), g = Double(gain), lo = Self.lo, hi = Self.hi
         let present = numbers.map { $0 != nil }
         let relOffered = (0..<R).map { (spec.relationMask >> $0) & 1 != 0 }
@@ -61,15 +61,17 @@ struct ReasonerReference {
         let present2 = numbers.compactMap { $0 }
         let offersBetween = present2.contains { a in present2.contains { $0 == a + 2 } }
         let opOffered = (0..<U).map { $0 != 5 || offersBetween }
-        let la = Array(x[oA..<oB]), lb = Array(x[oB..<oU]), lu = Array(x[oU..<oR]), lr = Array(x[oR..<oStop])
+        let la = Array(x[oA..<oB]), lb = Array(x[oB..<oC]), lc = Array(x[oC..<oU]), lu = Array(x[oU..<oR]), lr = Array(x[oR..<oStop])
         let tA = Self.argmax(la, present), tB = Self.argmax(lb, present), tU = Self.argmax(lu, opOffered), tR = Self.argmax(lr, relOffered)
-        var piA = Self.softmax(la, present), piB = Self.softmax(lb, present)
+        let tC = Self.argmax(lc, present)
+        var piA = Self.softmax(la, present), piB = Self.softmax(lb, present), piC = Self.softmax(lc, present)
         var wU = Self.softmax(lu, opOffered), wR = Self.softmax(lr, relOffered)
         var pStop = 1 / (1 + exp(-x[oStop]))
         if spec.hard {
             let any = present.contains(true)
             piA = (0..<S).map { any && $0 == tA ? 1 : 0 }
             piB = (0..<S).map { any && $0 == tB ? 1 : 0 }
+            piC = (0..<S).map { any && $0 == tC ? 1 : 0 }
             wU = (0..<U).map { $0 == tU ? 1 : 0 }
             wR = (0..<R).map { $0 == tR ? 1 : 0 }
             pStop = x[oStop] > 0 ? 1 : 0
@@ -84,17 +86,30 @@ struct ReasonerReference {
                 : (valid(n - 2) != nil && others.contains(n - 2) ? n - 1 : nil)
             return Self.deltas.map { valid(n + $0) } + [between]
         }
+        // Ops 6 and 7: n_i + n_c and n_i - n_c for every slot c, as integers.
+        func binary(_ k: Int, _ i: Int, _ c: Int) -> Int? {
+            guard let a = numbers[i], let b = numbers[c] else { return nil }
+            let v = k == 6 ? a + b : a - b
+            return (0..<limit).contains(v) ? v : nil
+        }
+        /// Every step-1 result of slot i and op k with its weight factor from pointer C (1 for
+        /// one-number ops) and the C slot (nil for one-number ops).
+        func results(_ i: Int, _ k: Int) -> [(v: Int, wc: Double, c: Int?)] {
+            if k < 6 { return u[i][k].map { [($0, 1.0, nil)] } ?? [] }
+            return (0..<S).compactMap { c in binary(k, i, c).map { ($0, piC[c], c) } }
+        }
 
         var p = 0.0
         var dist = [Double](repeating: 0, count: P * 10)
         if spec.enabled {
             for i in 0..<S {
                 for k in 0..<U {
-                    guard let v = u[i][k] else { continue }
-                    for q in 0..<P { dist[q * 10 + digit(v, q)] += piA[i] * wU[k] }
-                    for j in 0..<S where feedsRelation[k] {
-                        guard let b = numbers[j] else { continue }
-                        for r in 0..<R where holds(r, v, b) { p += piA[i] * piB[j] * wU[k] * wR[r] }
+                    for (v, wc, _) in results(i, k) {
+                        for q in 0..<P { dist[q * 10 + digit(v, q)] += piA[i] * wU[k] * wc }
+                        for j in 0..<S where feedsRelation[k] {
+                            guard let b = numbers[j] else { continue }
+                            for r in 0..<R where holds(r, v, b) { p += piA[i] * piB[j] * wU[k] * wR[r] * wc }
+                        }
                     }
                 }
             }
@@ -116,7 +131,7 @@ struct ReasonerReference {
         let isNumber = pStop > 0.5
         var out = Row(dLogits: [Double](repeating: 0, count: spec.width),
                       stats: [0, 0, 0, 0, isNumber ? 1 : 0, pYes, Double(number), 0, pStop, 0],
-                      trace: [Int32(tA), Int32(tB), Int32(tU), Int32(tR)], p: p)
+                      trace: [Int32(tA), Int32(tB), Int32(tU), Int32(tR), Int32(tC)], p: p)
         guard kind == 1 || kind == 2 else { return out }
 
         let eps = Double(spec.labelSmoothing)
@@ -152,22 +167,25 @@ struct ReasonerReference {
         d[oStop] = Double(spec.lambdaStop) * (pStop - isNum)
         var entropy = 0.0
         if spec.enabled && !spec.hard {
-            // Chain rule through p(piA, piB, wU, wR) and dist(piA, wU).
-            var dA = [Double](repeating: 0, count: S), dB = dA
+            // Chain rule through p(piA, piB, piC, wU, wR) and dist(piA, piC, wU).
+            var dA = [Double](repeating: 0, count: S), dB = dA, dC = dA
             var dU = [Double](repeating: 0, count: U), dR = [Double](repeating: 0, count: R)
             for i in 0..<S {
                 for k in 0..<U {
-                    guard let v = u[i][k] else { continue }
-                    let s = (0..<P).reduce(0.0) { $0 + dLdDist[$1 * 10 + digit(v, $1)] }
-                    dA[i] += wU[k] * s
-                    dU[k] += piA[i] * s
-                    for j in 0..<S where feedsRelation[k] {
-                        guard let b = numbers[j] else { continue }
-                        for r in 0..<R where holds(r, v, b) {
-                            dA[i] += dLdp * piB[j] * wU[k] * wR[r]
-                            dB[j] += dLdp * piA[i] * wU[k] * wR[r]
-                            dU[k] += dLdp * piA[i] * piB[j] * wR[r]
-                            dR[r] += dLdp * piA[i] * piB[j] * wU[k]
+                    for (v, wc, c) in results(i, k) {
+                        let s = (0..<P).reduce(0.0) { $0 + dLdDist[$1 * 10 + digit(v, $1)] }
+                        dA[i] += wU[k] * wc * s
+                        dU[k] += piA[i] * wc * s
+                        if let c { dC[c] += piA[i] * wU[k] * s }
+                        for j in 0..<S where feedsRelation[k] {
+                            guard let b = numbers[j] else { continue }
+                            for r in 0..<R where holds(r, v, b) {
+                                dA[i] += dLdp * piB[j] * wU[k] * wR[r] * wc
+                                dB[j] += dLdp * piA[i] * wU[k] * wR[r] * wc
+                                dU[k] += dLdp * piA[i] * piB[j] * wR[r] * wc
+                                dR[r] += dLdp * piA[i] * piB[j] * wU[k] * wc
+                                if let c { dC[c] += dLdp * piA[i] * piB[j] * wU[k] * wR[r] }
+                            }
                         }
                     }
                 }
@@ -176,12 +194,8 @@ struct ReasonerReference {
             let lam = Double(spec.lambdaEntropy)
             for k in 0..<U where wU[k] > 0 { dU[k] += lam * (log(wU[k]) + 1) }
             for r in 0..<R where wR[r] > 0 { dR[r] += lam * (log(wR[r]) + 1) }
-            // Pointer sharpening: + lambdaPointer * (H(piA) + H(piB)).
             out.stats[9] = -(piA + piB).reduce(0.0) { $1 > 0 ? $0 + $1 * log($1) : $0 }
-            let lp = Double(spec.lambdaPointer)
-            for i in 0..<S where piA[i] > 0 { dA[i] -= lp * (log(piA[i]) + 1) }
-            for i in 0..<S where piB[i] > 0 { dB[i] -= lp * (log(piB[i]) + 1) }
-            for (off, pr, dp) in [(oA, piA, dA), (oB, piB, dB), (oU, wU, dU), (oR, wR, dR)] {
+            for (off, pr, dp) in [(oA, piA, dA), (oB, piB, dB), (oC, piC, dC), (oU, wU, dU), (oR, wR, dR)] {
                 let dot = zip(pr, dp).reduce(0.0) { $0 + $1.0 * $1.1 }
                 for i in pr.indices { d[off + i] = pr[i] * (dp[i] - dot) }
             }
@@ -272,9 +286,12 @@ struct ReasonerChecks {
             default:
                 let present = row.compactMap { $0 }
                 let n: Int
-                switch Int.random(in: 0..<6, using: &rng) {
+                switch Int.random(in: 0..<8, using: &rng) {
                 case 0: n = limit + Int.random(in: 0...5, using: &rng) // too wide: every digit class is wrong
                 case 1: n = -Int.random(in: 1...3, using: &rng)
+                case 6, 7: // the sum or difference of two of the row's numbers (the binary ops' results)
+                    let x = present.randomElement(using: &rng) ?? 0, y = present.randomElement(using: &rng) ?? 0
+                    n = min(limit - 1, max(0, kind == 6 ? x + y : x - y))
                 case 2, 3: n = present.randomElement(using: &rng).map { max(0, min(limit - 1, $0 + Int.random(in: -2...2, using: &rng))) } ?? 0
                 default: n = Int.random(in: 0..<limit, using: &rng)
                 }
@@ -295,10 +312,10 @@ struct ReasonerChecks {
         let logits = try be.makeBuffer(c.logits), numbers = try be.makeBuffer(c.numberDigits)
         let targets = try be.makeBuffer(c.targets), gain = try be.makeBuffer([c.gain])
         let d = try be.makeBuffer(count: c.rows * W, dtype: .float32), st = try be.makeBuffer(count: c.rows * SW, dtype: .float32)
-        let tr = try be.makeBuffer(count: c.rows * 4, dtype: .int32)
+        let tr = try be.makeBuffer(count: c.rows * ReasonerSpec.traceWidth, dtype: .int32)
         try be.fill(d, value: .nan, offset: 0, count: c.rows * W)
         try be.fill(st, value: .nan, offset: 0, count: c.rows * SW)
-        try be.fill(tr, value: -7777, offset: 0, count: c.rows * 4)
+        try be.fill(tr, value: -7777, offset: 0, count: c.rows * ReasonerSpec.traceWidth)
         try be.reasoner(logits: logits, numbers: numbers, targets: targets, gain: gain, dLogits: d, rowStats: st,
                         trace: tr, rows: c.rows, spec: c.spec)
         return Output(dLogits: try be.download(d), stats: try be.download(st), trace: try be.downloadInt32(tr))
@@ -337,8 +354,8 @@ struct ReasonerChecks {
                 }
                 if !ok { fail("row \(r) rowStats[\(k)] = \(g), expected \(e)") }
             }
-            if Array(got.trace[(r * 4)..<(r * 4 + 4)]) != w.trace {
-                fail("row \(r) trace \(Array(got.trace[(r * 4)..<(r * 4 + 4)])), expected \(w.trace)")
+            if Array(got.trace[(r * 5)..<(r * 5 + 5)]) != w.trace {
+                fail("row \(r) trace \(Array(got.trace[(r * 5)..<(r * 5 + 5)])), expected \(w.trace)")
             }
         }
         if failures > 8 { XCTFail("\(tag): \(failures) mismatches in all") }
@@ -347,10 +364,6 @@ struct ReasonerChecks {
     mutating func soft() throws {
         try check(ReasonerSpec(slots: 6, places: 4, hard: false, labelSmoothing: 0.1, lambdaStop: 0.5,
                                lambdaEntropy: 0.05, lossScale: 0.25), rows: 64, "soft")
-        var sharpened = ReasonerSpec(slots: 5, places: 3, hard: false, labelSmoothing: 0.1, lambdaStop: 0.5,
-                                     lambdaEntropy: 0.05, lossScale: 0.5)
-        sharpened.lambdaPointer = 0.3
-        try check(sharpened, rows: 64, "soft, pointer sharpening")
         try check(ReasonerSpec(slots: 5, places: 3, hard: false, labelSmoothing: 0, lambdaStop: 1,
                                lambdaEntropy: 0, lossScale: 1), rows: 48, "soft no smoothing, no entropy")
     }
@@ -358,7 +371,7 @@ struct ReasonerChecks {
     /// Canonical programs: `smaller` left out of the relations, predecessor and subtract_2 kept
     /// off the BOOL path (they still answer NUM questions).
     mutating func masked() throws {
-        let canonical = (relation: ReasonerSpec.allRelations & ~(1 << 2), bool: ReasonerSpec.allUnaryOps & ~(1 << 2 | 1 << 4))
+        let canonical = (relation: ReasonerSpec.allRelations & ~(1 << 2), bool: ReasonerSpec.allOps & ~(1 << 2 | 1 << 4))
         for hard in [false, true] {
             var spec = ReasonerSpec(slots: 5, places: 3, hard: hard, labelSmoothing: 0.1, lambdaStop: 0.5,
                                     lambdaEntropy: 0.05, lossScale: 0.5)
@@ -367,16 +380,16 @@ struct ReasonerChecks {
             try check(spec, rows: 64, hard ? "hard, canonical masks" : "soft, canonical masks")
             // Random masks (at least one relation offered).
             spec.relationMask = Int32.random(in: 1...ReasonerSpec.allRelations, using: &rng)
-            spec.boolOpMask = Int32.random(in: 0...ReasonerSpec.allUnaryOps, using: &rng)
+            spec.boolOpMask = Int32.random(in: 0...ReasonerSpec.allOps, using: &rng)
             try check(spec, rows: 48, "random masks \(spec.relationMask)/\(spec.boolOpMask), hard \(hard)")
         }
         // A masked relation gets no weight and no gradient.
         var spec = ReasonerSpec(slots: 4, places: 3, hard: false, lambdaEntropy: 0.05)
         spec.relationMask = canonical.relation
-        let c = makeCase(spec, rows: 32), out = try run(c), smallerColumn = 2 * 4 + ReasonerSpec.unaryCount + 2
+        let c = makeCase(spec, rows: 32), out = try run(c), smallerColumn = 3 * 4 + ReasonerSpec.opCount + 2
         for r in 0..<32 {
             XCTAssertEqual(out.dLogits[r * spec.width + smallerColumn], 0, "\(label) row \(r): masked relation has a gradient")
-            XCTAssertNotEqual(out.trace[r * 4 + 3], 2, "\(label) row \(r): masked relation chosen")
+            XCTAssertNotEqual(out.trace[r * 5 + 3], 2, "\(label) row \(r): masked relation chosen")
         }
     }
 
@@ -487,13 +500,11 @@ final class CPUReasonerOpTests: XCTestCase {
     }
 
     /// dLogits and rowStats[7] against central differences (five-point) of the row losses
-    /// lossScale * (answer + lambdaStop * stop - lambdaEntropy * entropy + lambdaPointer *
-    /// pointer entropy) read from rowStats.
+    /// lossScale * (answer + lambdaStop * stop - lambdaEntropy * entropy) read from rowStats.
     func testReasonerFiniteDifferences() throws {
         var c = ReasonerChecks(Shared.cpu)
-        var spec = ReasonerSpec(slots: 4, places: 3, hard: false, labelSmoothing: 0.1, lambdaStop: 0.7,
+        let spec = ReasonerSpec(slots: 4, places: 3, hard: false, labelSmoothing: 0.1, lambdaStop: 0.7,
                                 lambdaEntropy: 0.05, lossScale: 0.5)
-        spec.lambdaPointer = 0.2
         let rows = 16, W = spec.width, SW = ReasonerSpec.statsWidth
         var base = c.makeCase(spec, rows: rows)
         base.gain = 1.3
@@ -508,8 +519,7 @@ final class CPUReasonerOpTests: XCTestCase {
             let o = try c.run(cs)
             return (0..<rows).map { r in
                 let s = (0..<SW).map { Double(o.stats[r * SW + $0]) }
-                return Double(spec.lossScale) * (s[0] + Double(spec.lambdaStop) * s[1] - Double(spec.lambdaEntropy) * s[2]
-                                                 + Double(spec.lambdaPointer) * s[9])
+                return Double(spec.lossScale) * (s[0] + Double(spec.lambdaStop) * s[1] - Double(spec.lambdaEntropy) * s[2])
             }
         }
         let h: Float = 1e-2

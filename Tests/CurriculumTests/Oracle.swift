@@ -31,8 +31,10 @@ enum Oracle {
         return (Grammar.shape(blanked), numbers(in: t))
     }
 
-    static func apply(_ op: ProgramOp, _ x: Int, others: [Int]) -> Int? {
+    static func apply(_ op: ProgramOp, _ x: Int, others: [Int], second: Int? = nil) -> Int? {
         switch op {
+        case .add: return second.map { x + $0 }
+        case .subtract: return second.flatMap { x - $0 >= 0 ? x - $0 : nil }
         case .identity: return x
         case .successor: return x + 1
         case .predecessor: return x - 1
@@ -65,7 +67,7 @@ enum Oracle {
             for (letter, n) in zip(order, nums) { v[letter] = n }
             let p = record.program
             var programAnswer: Answer? = nil
-            if let x = v[p.a], let value = apply(p.op, x, others: nums) {
+            if let x = v[p.a], let value = apply(p.op, x, others: nums, second: p.c.flatMap { v[$0] }) {
                 if let r = p.relation, let bl = p.b, let y = v[bl] { programAnswer = Answer(relate(r, value, y)) }
                 else if p.relation == nil { programAnswer = .number(value) }
             }

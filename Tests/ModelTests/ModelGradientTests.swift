@@ -63,12 +63,12 @@ final class ModelGradientTests: XCTestCase {
             var settings = LossSettings(labelSmoothing: 0.1, lambdaVQ: 0.3, lambdaStop: 0.5, lambdaEntropy: 0.2)
             if programs {
                 settings.lambdaProgram = 0.7
-                let U = Int32(UnaryOp.allCases.count), R = Int32(Relation.allCases.count)
+                let U = Int32(StepOp.allCases.count), R = Int32(Relation.allCases.count)
                 batch.programs = (0..<batch.size).flatMap { b -> [Int32] in
                     let skip = b == batch.size - 1  // one row with no worked solution
-                    return skip ? [-1, -1, -1, -1]
+                    return skip ? [-1, -1, -1, -1, -1]
                         : [Int32(rng.next() % 2), Int32(rng.next() % 2), Int32(rng.next() % UInt64(U)),
-                           b % 3 == 1 ? -1 : Int32(rng.next() % UInt64(R))]
+                           b % 3 == 1 ? -1 : Int32(rng.next() % UInt64(R)), b % 2 == 0 ? -1 : Int32(rng.next() % 2)]
                 }
             }
 
@@ -130,15 +130,22 @@ final class ModelGradientTests: XCTestCase {
             let a = Int(rng.next() % 1000), b = Int(rng.next() % 1000)
             let da = Digits(a, places: 4)!, db = Digits(b, places: 4)!
             XCTAssertEqual(da.value, a)
-            XCTAssertEqual(UnaryOp.successor.apply(da)?.value, a + 1)
-            XCTAssertEqual(UnaryOp.predecessor.apply(da)?.value, a == 0 ? nil : a - 1)
-            XCTAssertEqual(UnaryOp.add2.apply(da)?.value, a + 2)
-            XCTAssertEqual(UnaryOp.subtract2.apply(da)?.value, a < 2 ? nil : a - 2)
+            let c = Int(rng.next() % 1000), dc = Digits(c, places: 4)!
+            XCTAssertEqual(StepOp.add.apply(da, second: dc)?.value, a + c < 10000 ? a + c : nil, "\(a) + \(c)")
+            XCTAssertEqual(StepOp.subtract.apply(da, second: dc)?.value, a >= c ? a - c : nil, "\(a) - \(c)")
+            XCTAssertNil(StepOp.add.apply(da), "add without a second operand")
+            XCTAssertEqual(Digits.workedColumns(a, c, op: .add).last, "= \(a + c)")
+            if a >= c { XCTAssertEqual(Digits.workedColumns(a, c, op: .subtract).last, "= \(a - c)", "\(a) - \(c)") }
+            else { XCTAssertTrue(Digits.workedColumns(a, c, op: .subtract).last?.contains("no whole-number answer") == true, "\(a) - \(c)") }
+            XCTAssertEqual(StepOp.successor.apply(da)?.value, a + 1)
+            XCTAssertEqual(StepOp.predecessor.apply(da)?.value, a == 0 ? nil : a - 1)
+            XCTAssertEqual(StepOp.add2.apply(da)?.value, a + 2)
+            XCTAssertEqual(StepOp.subtract2.apply(da)?.value, a < 2 ? nil : a - 2)
             // between: the number between a and another number two away, in either order.
             let far = Digits(a + 2, places: 4)!
-            XCTAssertEqual(UnaryOp.between.apply(da, others: [db, far])?.value, a + 1)
-            XCTAssertEqual(UnaryOp.between.apply(far, others: [da])?.value, a + 1)
-            XCTAssertEqual(UnaryOp.between.apply(da, others: [db])?.value,
+            XCTAssertEqual(StepOp.between.apply(da, others: [db, far])?.value, a + 1)
+            XCTAssertEqual(StepOp.between.apply(far, others: [da])?.value, a + 1)
+            XCTAssertEqual(StepOp.between.apply(da, others: [db])?.value,
                            abs(a - b) == 2 ? (a + b) / 2 : nil)
             XCTAssertEqual(Relation.greater.holds(da, db), a > b)
             XCTAssertEqual(Relation.smaller.holds(da, db), a < b)

@@ -15,7 +15,7 @@ final class AbstentionTests: XCTestCase {
     }
 
     /// A prediction whose program reads `slotA` (and `slotB` for yes/no) with `op`.
-    func prediction(number: Bool, slotA: Int, slotB: Int = 0, op: UnaryOp, operandA: Int?, confidence: Float = 1) -> Prediction {
+    func prediction(number: Bool, slotA: Int, slotB: Int = 0, op: StepOp, operandA: Int?, confidence: Float = 1) -> Prediction {
         let t = ReasoningTrace(operandA: operandA, operandB: nil, slotA: slotA, slotB: slotB, unary: op, relation: .equal,
                                pStop: 1, codes: [])
         return Prediction(isNumber: number, yes: true, pYes: 0.9, number: 0, trace: t, programConfidence: confidence)
