@@ -1,6 +1,7 @@
 import Foundation
 
-/// A Grade 1 concept. The raw value is the name used in question files and reports.
+/// A concept of Grade 1 or Grade 2 (`grade`). The raw value is the name used in question files
+/// and reports.
 public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
     case sameParity = "same_parity"
     case successor
@@ -15,6 +16,29 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
     case countAfter = "count_after"
     case countBefore = "count_before"
     case countBetween = "count_between"
+    // Grade 2: two-number arithmetic with regrouping.
+    case add
+    case subtract
+    case addSubCheck = "add_sub_check"
+    case missingAddend = "missing_addend"
+    case wordProblem = "word_problem"
+
+    /// The grade that teaches the concept.
+    public var grade: Int { Concept.grade2.contains(self) ? 2 : 1 }
+
+    /// The Grade 2 concepts: sums and differences of two numbers (with carry and borrow), checks of
+    /// such statements, missing addends and one-step word problems.
+    public static let grade2: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem]
+
+    /// Every concept taught up to and including `grade`, in `allCases` order.
+    public static func upTo(grade: Int) -> [Concept] { allCases.filter { $0.grade <= grade } }
+
+    /// Whether the concept has a `carry` split: questions whose carry or borrow crosses into the
+    /// hundreds, which no train question does.
+    public var hasCarrySplit: Bool { grade == 2 }
+
+    /// The two-number arithmetic concepts whose answer is a number.
+    public static let arithmeticNumber: [Concept] = [.add, .subtract, .missingAddend, .wordProblem]
 
     /// The nine yes/no relations on a pair (a, b).
     public static let relations: [Concept] = [
@@ -24,8 +48,8 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
     /// The counting concepts, whose answer is a number.
     public static let counting: [Concept] = [.countAfter, .countBefore, .countBetween]
 
-    /// Whether the answer is yes/no (relations and equality) rather than a number (counting).
-    public var isYesNo: Bool { !Concept.counting.contains(self) }
+    /// Whether the answer is yes/no (relations, equality, add_sub_check) rather than a number.
+    public var isYesNo: Bool { !Concept.counting.contains(self) && !Concept.arithmeticNumber.contains(self) }
 
     /// Whether this is one of the nine pair relations.
     public var isRelation: Bool { Concept.relations.contains(self) }
@@ -46,6 +70,11 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
         case .countAfter: return "count_after(n) = n+1"
         case .countBefore: return "count_before(n) = n-1"
         case .countBetween: return "count_between(n,m) = the number between n and m (m = n+2)"
+        case .add: return "add(a,c) = a+c"
+        case .subtract: return "subtract(a,c) = a-c (a >= c)"
+        case .addSubCheck: return "add_sub_check: a statement \"a + c = b\" or \"a - c = b\""
+        case .missingAddend: return "missing_addend(c,a) = the number that added to c makes a (a-c)"
+        case .wordProblem: return "word_problem: a one-step story whose answer is a+c or a-c"
         }
     }
 
@@ -81,8 +110,10 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
 /// - `phrasing`: train numbers, held-out phrasings.
 /// - `ood`: every number in the out-of-range interval (`--ood_range`), train phrasings.
 /// - `fixed`: train numbers, the fixed held-out sentences of earlier rounds (`Templates.fixedHeldout`).
+/// - `carry`: Grade 2 arithmetic only: train numbers and phrasings, but a carry into (or a borrow
+///   from) the hundreds, which no train question has.
 public enum Split: String, CaseIterable, Codable, Sendable {
-    case train, heldout, phrasing, ood, fixed
+    case train, heldout, phrasing, ood, fixed, carry
 
     /// Whether questions of this split use held-out phrasings (systematic or fixed).
     public var usesHeldoutPhrasings: Bool { self == .phrasing || self == .fixed }

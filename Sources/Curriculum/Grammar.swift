@@ -62,7 +62,7 @@ enum Grammar {
 
     // MARK: building
 
-    private struct Builder {
+    struct Builder {
         var out: [Phrasing] = []
         mutating func add(_ text: String, _ p: ProgramSketch, frame: String, words: String = "",
                           expression: Templates.Expression? = nil) {
@@ -186,6 +186,8 @@ enum Grammar {
                                    f("What number is one less than {n}?", .init(.predecessor, "n"))]
         case .countBetween: return [f("Which number comes between {n} and {m}?", .init(.between, "n")),
                                     f("What number is in the middle of {m} and {n}?", .init(.between, "m"))]
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
+            return grade2Fixed(concept).map { f($0.0, $0.1) }
         }
     }
 
@@ -476,6 +478,8 @@ enum Grammar {
                 for (asker, id) in askers { for place in places { add("\(asker) \(place)?", id, place) } }
                 for (command, id) in commands { for place in places { add("\(command) \(place).", id, place) } }
             }
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
+            grade2Phrasings(for: concept, into: &b)
         }
         return b.out
     }

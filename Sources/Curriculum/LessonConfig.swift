@@ -22,6 +22,11 @@ public struct LessonConfig: Codable, Sendable, Equatable {
     public var templateHoldout: Bool
     /// Determines the held-out number set (and nothing else: question sampling takes its own RNG).
     public var seed: UInt64
+    /// The highest grade taught: 1 (Grade 1's concepts) or 2 (Grade 1's and Grade 2's).
+    public var grade: Int = 1
+
+    /// The grades there are lessons for.
+    public static let grades = 1...2
 
     /// Largest number a range may reach.
     public static let numberLimit = 1_000_000
@@ -29,13 +34,14 @@ public struct LessonConfig: Codable, Sendable, Equatable {
     public static let minimumRangeSize = 20
 
     public init(maxNumber: Int = 100, heldoutFraction: Double = 0.2, trainRange: ClosedRange<Int>? = nil,
-                oodRange: ClosedRange<Int>? = nil, templateHoldout: Bool = true, seed: UInt64 = 0) {
+                oodRange: ClosedRange<Int>? = nil, templateHoldout: Bool = true, seed: UInt64 = 0, grade: Int = 1) {
         self.maxNumber = maxNumber
         self.heldoutFraction = heldoutFraction
         self.trainRange = trainRange
         self.oodRange = oodRange
         self.templateHoldout = templateHoldout
         self.seed = seed
+        self.grade = grade
     }
 
     /// The train range in force.
@@ -52,6 +58,9 @@ public struct LessonConfig: Codable, Sendable, Equatable {
     public func validate() throws {
         if trainRange == nil && maxNumber < LessonConfig.minimumRangeSize {
             throw LessonConfigError("--max_number \(maxNumber) is too small (expected at least \(LessonConfig.minimumRangeSize))")
+        }
+        if !LessonConfig.grades.contains(grade) {
+            throw LessonConfigError("--grade \(grade) has no lessons (expected 1 or 2)")
         }
         if maxNumber > LessonConfig.numberLimit {
             throw LessonConfigError("--max_number \(maxNumber) is too large (expected at most \(LessonConfig.numberLimit))")

@@ -1,4 +1,29 @@
-/// Generates Grade 1 questions, deterministically for a config and an RNG state.
+/// The numbers of one grade: its train range with the held-out numbers taken out, and its
+/// out-of-range interval.
+public struct NumberSet: Sendable {
+    public let trainRange: ClosedRange<Int>
+    public let oodRange: ClosedRange<Int>
+    /// The held-out numbers (sorted): never in a train or phrasing question.
+    public let heldoutNumbers: [Int]
+    /// The train range minus the held-out numbers (sorted).
+    public let trainNumbers: [Int]
+    let heldoutMask: [Bool]  // indexed by n - trainRange.lowerBound
+
+    init(trainRange: ClosedRange<Int>, oodRange: ClosedRange<Int>, heldout: [Int]) {
+        self.trainRange = trainRange
+        self.oodRange = oodRange
+        var mask = [Bool](repeating: false, count: trainRange.count)
+        for n in heldout where trainRange.contains(n) { mask[n - trainRange.lowerBound] = true }
+        heldoutMask = mask
+        heldoutNumbers = heldout.filter { trainRange.contains($0) }.sorted()
+        trainNumbers = trainRange.filter { !mask[$0 - trainRange.lowerBound] }
+    }
+
+    public func isHeldout(_ n: Int) -> Bool { trainRange.contains(n) && heldoutMask[n - trainRange.lowerBound] }
+}
+
+/// Generates Grade 1 (and, with `LessonConfig.grade` 2, Grade 2) questions, deterministically
+/// for a config and an RNG state.
 ///
 /// How negatives are drawn (so that no surface cue answers a question) is described per concept in
 /// `pair(_:yes:pool:rng:)` and in Docs/LESSONS.md. Labels are balanced exactly per concept by
@@ -13,6 +38,14 @@ public struct LessonGenerator: Sendable {
     public let trainNumbers: [Int]
 
     private let heldoutMask: [Bool]  // indexed by n - trainRange.lowerBound
+    /// Grade 1's numbers (the ranges above) and Grade 2's: ten times the train range (0...999 by
+    /// default), the block of its size above it for ood (1000...1999), and held out: Grade 1's
+    /// held-out numbers plus the same fraction of the rest, so no Grade 2 question shows a number
+    /// Grade 1 holds out.
+    public let grade1: NumberSet
+    public let grade2: NumberSet
+    /// The concepts this generator teaches (`LessonConfig.grade`).
+    public let concepts: [Concept]
     private let phrasings: [[CompiledTemplate]]  // indexed by concept order
     private let records: [[Phrasing]]
 
@@ -34,6 +67,15 @@ public struct LessonGenerator: Sendable {
         trainNumbers = trainRange.filter { !mask[$0 - lower] }
         records = Concept.allCases.map { Templates.records($0) }
         phrasings = records.map { $0.map { CompiledTemplate($0.text) } }
+        grade1 = NumberSet(trainRange: trainRange, oodRange: oodRange, heldout: heldoutNumbers)
+        let upper = (trainRange.upperBound + 1) * 10 - 1
+        let train2 = trainRange.lowerBound...upper, ood2 = (upper + 1)...(upper + train2.count)
+        var rest = Array((trainRange.upperBound + 1)...upper)
+        var rng2 = SplitMix64(seed: config.seed).derived(0x4752_4432)  // "GRD2"
+        rng2.shuffle(&rest)
+        let held2 = Int((Double(rest.count) * config.heldoutFraction).rounded())
+        grade2 = NumberSet(trainRange: train2, oodRange: ood2, heldout: heldoutNumbers + rest.prefix(held2))
+        concepts = Concept.upTo(grade: config.grade)
     }
 
     /// Builds a generator after checking the config (one-line error).
@@ -47,9 +89,15 @@ public struct LessonGenerator: Sendable {
         trainRange.contains(n) && heldoutMask[n - trainRange.lowerBound]
     }
 
-    /// Whether a split can be generated with this config (the heldout split needs held-out numbers).
+    /// Whether a split can be generated with this config (the heldout split needs held-out
+    /// numbers, the carry split a Grade 2 concept).
     public func canGenerate(_ split: Split) -> Bool {
-        split != .heldout || !heldoutNumbers.isEmpty
+        (split != .heldout || !heldoutNumbers.isEmpty) && !concepts(for: split).isEmpty
+    }
+
+    /// The generator's concepts that have questions in `split` (only Grade 2 has `carry`).
+    public func concepts(for split: Split, among chosen: [Concept]? = nil) -> [Concept] {
+        (chosen ?? concepts).filter { split != .carry || $0.hasCarrySplit }
     }
 
     // MARK: generation
@@ -57,8 +105,10 @@ public struct LessonGenerator: Sendable {
     /// `count` questions of `split`, cycling through `concepts` (default: all) so that every concept
     /// gets the same number of questions (±1) and, per yes/no concept, as many yes as no (±1);
     /// the order is then shuffled.
+    /// Concepts without questions in `split` (Grade 1 in `carry`) are left out; none left gives none.
     public func generate(split: Split, count: Int, concepts: [Concept]? = nil, rng: inout SplitMix64) -> [Question] {
-        let concepts = concepts ?? Concept.allCases
+        let concepts = self.concepts(for: split, among: concepts)
+        if concepts.isEmpty && split == .carry { return [] }
         precondition(!concepts.isEmpty || count == 0, "generate needs at least one concept")
         var plan: [(Concept, Bool?)] = []
         plan.reserveCapacity(count)
@@ -82,7 +132,8 @@ public struct LessonGenerator: Sendable {
 
     /// One question with a chosen label (`yes` is ignored for counting concepts).
     public func question(concept: Concept, split: Split, yes: Bool?, rng: inout SplitMix64) -> Question {
-        precondition(canGenerate(split), "the heldout split needs held-out numbers (heldoutFraction is 0)")
+        precondition(split != .heldout || !heldoutNumbers.isEmpty, "the heldout split needs held-out numbers (heldoutFraction is 0)")
+        precondition(split != .carry || concept.hasCarrySplit, "\(concept.rawValue) has no carry split")
         let pool = Pool(generator: self, split: split)
         let templateIndices = Templates.indices(for: split, concept: concept, holdout: config.templateHoldout)
         let template = rng.pick(templateIndices)
@@ -90,6 +141,21 @@ public struct LessonGenerator: Sendable {
         var values: [Character: Int] = [:]
         let answer: Answer, operands: [Int]
         switch concept {
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
+            let sketch = records[concept.index][template].program
+            let plus = sketch.op == .add
+            let (a, c) = arithmetic(plus: plus, split: split, rng: &rng)
+            let result = plus ? a + c : a - c
+            values = ["a": a, "c": c]
+            if concept == .addSubCheck {
+                let b = label ? result : wrongResult(a, c, plus: plus, split: split, rng: &rng)
+                values["b"] = b
+                answer = Answer(label)
+                operands = [a, c, b]
+            } else {
+                answer = .number(result)
+                operands = [a, c]
+            }
         case .countAfter, .countBefore, .countBetween:
             let n = numberForCounting(concept, pool: pool, rng: &rng)
             values = ["n": n, "m": n + 2]
@@ -133,14 +199,16 @@ public struct LessonGenerator: Sendable {
 
     /// Which numbers a split may use, and how to draw a starting number.
     struct Pool {
-        let generator: LessonGenerator
+        let generator: NumberSet
         let split: Split
         let span: Int
 
-        init(generator: LessonGenerator, split: Split) {
-            self.generator = generator
+        init(generator: LessonGenerator, split: Split) { self.init(numbers: generator.grade1, split: split) }
+
+        init(numbers: NumberSet, split: Split) {
+            self.generator = numbers
             self.split = split
-            let range = split == .ood ? generator.oodRange : generator.trainRange
+            let range = split == .ood ? numbers.oodRange : numbers.trainRange
             span = range.upperBound - range.lowerBound
         }
 
@@ -149,7 +217,7 @@ public struct LessonGenerator: Sendable {
         @inline(__always)
         func sample(_ rng: inout SplitMix64) -> Int {
             switch split {
-            case .train, .phrasing, .fixed: return rng.pick(generator.trainNumbers)
+            case .train, .phrasing, .fixed, .carry: return rng.pick(generator.trainNumbers)
             case .heldout: return rng.coin() ? rng.pick(generator.heldoutNumbers) : rng.int(in: generator.trainRange)
             case .ood: return rng.int(in: generator.oodRange)
             }
@@ -157,10 +225,10 @@ public struct LessonGenerator: Sendable {
 
         /// Whether `n` may appear in a question of this split; records whether it is held out.
         @inline(__always)
-        private func allowed(_ n: Int, _ held: inout Bool) -> Bool {
+        func allowed(_ n: Int, _ held: inout Bool) -> Bool {
             let g = generator
             switch split {
-            case .train, .phrasing, .fixed:
+            case .train, .phrasing, .fixed, .carry:
                 return g.trainRange.contains(n) && !g.heldoutMask[n - g.trainRange.lowerBound]
             case .heldout:
                 guard g.trainRange.contains(n) else { return false }
@@ -197,7 +265,7 @@ public struct LessonGenerator: Sendable {
         /// Every number a starting number could be (for the exhaustive fallback).
         var candidates: [Int] {
             switch split {
-            case .train, .phrasing, .fixed: return generator.trainNumbers
+            case .train, .phrasing, .fixed, .carry: return generator.trainNumbers
             case .heldout: return Array(generator.trainRange)
             case .ood: return Array(generator.oodRange)
             }

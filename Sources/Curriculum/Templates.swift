@@ -89,8 +89,11 @@ public enum Templates {
     }
 
     /// Every text fragment the generator can emit (phrasings, openers, tails).
-    public static var allTexts: [String] {
-        Concept.allCases.flatMap { phrasings($0) } + Grammar.openers + Grammar.yesNoTails + Grammar.numberTails
+    public static var allTexts: [String] { texts(upTo: 2) }
+
+    /// Every text fragment of the concepts taught up to `grade`.
+    public static func texts(upTo grade: Int) -> [String] {
+        Concept.upTo(grade: grade).flatMap { phrasings($0) } + Grammar.openers + Grammar.yesNoTails + Grammar.numberTails
     }
 
     static let table: [[Phrasing]] = Grammar.build()

@@ -73,8 +73,14 @@ public struct Vocabulary: Codable, Sendable, Equatable {
     /// Whether an id is one of the digit tokens.
     public static func isDigit(_ id: Int32) -> Bool { id >= firstDigitID && id < firstDigitID + 10 }
 
-    /// The Grade 1 vocabulary: every word of every phrasing, held-out ones included.
-    public static let grade1 = Vocabulary(words: Templates.allTexts.flatMap { Tokenizer.pieces($0).compactMap(\.word) })
+    /// The Grade 1 vocabulary: every word of every Grade 1 phrasing, held-out ones included.
+    public static let grade1 = Vocabulary(words: Templates.texts(upTo: 1).flatMap { Tokenizer.pieces($0).compactMap(\.word) })
+    /// Grade 1's and Grade 2's words. A Grade 1 model does not know Grade 2's words, so it
+    /// abstains on "What is 3 plus 4?" for an unknown word instead of guessing.
+    public static let grade2 = Vocabulary(words: Templates.texts(upTo: 2).flatMap { Tokenizer.pieces($0).compactMap(\.word) })
+
+    /// The vocabulary of a model taught up to `grade`.
+    public static func forGrade(_ grade: Int) -> Vocabulary { grade >= 2 ? .grade2 : .grade1 }
 }
 
 /// A question as the model sees it.
@@ -108,7 +114,7 @@ public struct Tokenizer: Sendable {
     /// held-out phrasing only rearranges words of train phrasings, so every word of a generated
     /// question is one training shows).
     public static func build(from generator: LessonGenerator? = nil) -> Tokenizer {
-        Tokenizer(vocabulary: .grade1)
+        Tokenizer(vocabulary: .forGrade(generator?.config.grade ?? 1))
     }
 
     enum Piece: Equatable {
@@ -273,15 +279,15 @@ extension LessonGenerator {
     /// The most tokens (with `[CLS]`) a question of this generator can have: the longest phrasing with
     /// every number as long as the largest number of the train and ood ranges.
     public var maxQuestionTokens: Int {
-        let widest = String(max(trainRange.upperBound, oodRange.upperBound))
-        let tokenizer = Tokenizer(vocabulary: .grade1)
+        let widest = String(max(grade2.trainRange.upperBound, grade2.oodRange.upperBound))
+        let tokenizer = Tokenizer(vocabulary: .forGrade(config.grade))
         func longest(_ texts: [String]) -> Int { texts.map { tokenizer.tokenCount($0) - 1 }.max() ?? 0 }
         let opener = longest(Grammar.openers), tail = max(longest(Grammar.yesNoTails), longest(Grammar.numberTails))
         var most = 0
-        for concept in Concept.allCases {
+        for concept in concepts {
             for p in Templates.phrasings(concept) {
                 var filled = p
-                for slot in ["{a}", "{b}", "{n}", "{m}", "{k}"] { filled = filled.replacingOccurrences(of: slot, with: widest) }
+                for slot in ["{a}", "{b}", "{c}", "{n}", "{m}", "{k}"] { filled = filled.replacingOccurrences(of: slot, with: widest) }
                 most = max(most, tokenizer.tokenCount(filled) + opener + tail)
             }
         }

@@ -415,7 +415,7 @@ public struct Evaluator {
     /// does not depend on training, so every checkpoint of a run is scored on the same questions.
     public static func evalSet(generator: LessonGenerator, split: Split, perConcept: Int, seed: UInt64) -> [Question] {
         var rng = SplitMix64(seed: seed ^ 0x4556_414C_0000_0000 ^ UInt64(Split.allCases.firstIndex(of: split)!))
-        return generator.generate(split: split, count: perConcept * Concept.allCases.count, rng: &rng)
+        return generator.generate(split: split, count: perConcept * generator.concepts(for: split).count, rng: &rng)
     }
 
     /// `scored`, when given, receives every scored question of every split.

@@ -42,6 +42,8 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var trainRange: ClosedRange<Int>?
     public var oodRange: ClosedRange<Int>?
     public var templateHoldout = true
+    /// The highest grade taught (`--grade`): 1, or 2 for Grade 1 and Grade 2 in one model.
+    public var grade = 1
     /// Worked solutions (`--lambda_program`): weight of the cross-entropy of the controller's
     /// pointers, op and relation against each lesson's program (0 = answers only).
     public var lambdaProgram: Float = 0
@@ -88,7 +90,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
 
     public var lessonConfig: LessonConfig {
         LessonConfig(maxNumber: maxNumber, heldoutFraction: heldoutFraction, trainRange: trainRange,
-                     oodRange: oodRange, templateHoldout: templateHoldout, seed: seed)
+                     oodRange: oodRange, templateHoldout: templateHoldout, seed: seed, grade: grade)
     }
 
     public func modelConfig(vocabulary: Vocabulary) -> ModelConfig {

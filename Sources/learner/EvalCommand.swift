@@ -74,7 +74,7 @@ struct EvalCommand: ParsableCommand {
         if diagnose {
             var plain = evaluator
             plain.policy = nil
-            let qs = Diagnostics.questions(generator: generator, concepts: Concept.allCases, perConcept: 8 * evalBatches, seed: options.seed)
+            let qs = Diagnostics.questions(generator: generator, concepts: generator.concepts, perConcept: 8 * evalBatches, seed: options.seed)
             report.diagnostics = Diagnostics.cells(try plain.score(qs))
         }
         if let predictions {

@@ -64,6 +64,9 @@ struct LessonsCommand: ParsableCommand {
     @Option(name: .customLong("template_holdout"), help: ArgumentHelp("Keep two phrasings per concept out of training (default true).", valueName: "true|false"))
     var templateHoldout: String?
 
+    @Option(name: .customLong("grade"), help: ArgumentHelp("The highest grade: 1 (default) or 2 (Grade 1 and Grade 2 concepts).", valueName: "G"))
+    var grade: Int = 1
+
     struct UsageError: Error { let message: String }
 
     func run() throws {
@@ -122,6 +125,7 @@ struct LessonsCommand: ParsableCommand {
             default: throw UsageError(message: "--template_holdout \"\(templateHoldout)\" is not true or false")
             }
         }
+        config.grade = grade
         try config.validate()
         return config
     }
@@ -142,7 +146,7 @@ struct LessonsCommand: ParsableCommand {
 
     private func execute() throws {
         if phrasings {
-            print(PhrasingList.text(concepts: try conceptList() ?? Concept.allCases))
+            print(PhrasingList.text(concepts: try conceptList() ?? Concept.upTo(grade: grade)))
             return
         }
         guard export != nil || stats || bench || outOfScope else {
@@ -177,15 +181,18 @@ struct LessonsCommand: ParsableCommand {
         let splits: [Split]
         if split == "all" {
             guard export == nil else { throw UsageError(message: "--split all works with --stats only (expected one of train, heldout, phrasing, ood with --export)") }
-            splits = Split.allCases.filter { $0 != .phrasing || config.templateHoldout }
+            splits = Split.allCases.filter { ($0 != .phrasing || config.templateHoldout) && ($0 != .carry || generator.canGenerate(.carry)) }
         } else if let s = Split(rawValue: split) {
             splits = [s]
         } else {
-            throw UsageError(message: "--split \"\(split)\" is not a split (expected train, heldout, phrasing or ood\(export == nil ? ", or all with --stats" : ""))")
+            throw UsageError(message: "--split \"\(split)\" is not a split (expected train, heldout, phrasing, ood, fixed or carry\(export == nil ? ", or all with --stats" : ""))")
         }
         for s in splits {
             if s == .phrasing && !config.templateHoldout {
                 throw UsageError(message: "--split phrasing needs held-out phrasings (expected --template_holdout true)")
+            }
+            if s == .carry && !generator.canGenerate(s) {
+                throw UsageError(message: "--split carry has Grade 2 questions only (expected --grade 2)")
             }
             if !generator.canGenerate(s) {
                 throw UsageError(message: "--split heldout needs held-out numbers (expected --heldout_fraction > 0)")
@@ -218,7 +225,8 @@ struct LessonsCommand: ParsableCommand {
             var r = rng(for: s)
             let questions = generator.generate(split: s, count: count, concepts: chosen, rng: &r)
             try QuestionFile.write(questions, to: URL(fileURLWithPath: export))
-            print("wrote \(questions.count) \(s.rawValue) questions (seed \(config.seed), numbers \(generator.trainRange.lowerBound)-\(generator.trainRange.upperBound), \(generator.heldoutNumbers.count) held out, ood \(generator.oodRange.lowerBound)-\(generator.oodRange.upperBound)) to \(export)")
+            let g2 = config.grade >= 2 ? String(format: "; Grade 2 numbers %d-%d, %d held out, ood %d-%d", generator.grade2.trainRange.lowerBound, generator.grade2.trainRange.upperBound, generator.grade2.heldoutNumbers.count, generator.grade2.oodRange.lowerBound, generator.grade2.oodRange.upperBound) : ""
+            print("wrote \(questions.count) \(s.rawValue) questions (seed \(config.seed), numbers \(generator.trainRange.lowerBound)-\(generator.trainRange.upperBound), \(generator.heldoutNumbers.count) held out, ood \(generator.oodRange.lowerBound)-\(generator.oodRange.upperBound)\(g2)) to \(export)")
             if stats {
                 print(LessonStats(questions: questions).table)
                 print(ShortcutAudit.summary(questions))

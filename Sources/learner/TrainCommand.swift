@@ -70,6 +70,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("train_range"), help: "Numbers to train on, A-B.") var trainRange: String?
     @Option(name: .customLong("ood_range"), help: "Out-of-range numbers for the ood split, A-B.") var oodRange: String?
     @Option(name: .customLong("template_holdout"), help: "Hold out phrasings: true or false.") var templateHoldout: Bool?
+    @Option(name: .customLong("grade"), help: "The highest grade taught: 1, or 2 for Grade 1 and Grade 2 in one model.") var grade: Int?
     @Option(name: .customLong("resume"), help: "Checkpoint to continue from (bit-identical on the CPU backend).") var resume: String?
     @Option(name: .customLong("course"), help: "Walk a course: levels passed on mastery with replay (a file, or a name in Courses/, e.g. grade1; see learner course show).")
     var course: String?
@@ -115,6 +116,7 @@ struct TrainCommand: ParsableCommand {
         if let trainRange { o.trainRange = try parseRange(trainRange, flag: "--train_range") }
         if let oodRange { o.oodRange = try parseRange(oodRange, flag: "--ood_range") }
         if let templateHoldout { o.templateHoldout = templateHoldout }
+        if let grade { o.grade = grade }
     }
 
     func run() throws {

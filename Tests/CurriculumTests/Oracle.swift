@@ -94,6 +94,18 @@ enum Oracle {
                 let n = v["n"]!, m = v["m"]!
                 guard m == n + 2 else { continue }
                 out.append(Reading(answer: .number(n + 1), programAnswer: programAnswer, operands: [n, m], heldoutPhrasing: held))
+            case .add, .subtract, .missingAddend, .wordProblem, .addSubCheck:
+                // From the words, not the phrasing's program: which operation the sentence names.
+                guard let a = v["a"], let c = v["c"] else { continue }
+                let plus = concept == .add || (concept == .addSubCheck || concept == .wordProblem) && names(plusIn: record.text)
+                let value = plus ? a + c : a - c
+                guard value >= 0 else { continue }
+                if concept == .addSubCheck {
+                    guard let b = v["b"] else { continue }
+                    out.append(Reading(answer: Answer(value == b), programAnswer: programAnswer, operands: [a, c, b], heldoutPhrasing: held))
+                } else {
+                    out.append(Reading(answer: .number(value), programAnswer: programAnswer, operands: [a, c], heldoutPhrasing: held))
+                }
             default:
                 let a = v["a"]!, b = v["b"]!
                 guard let truth = concept.holds(a, b) else { continue }
@@ -101,6 +113,14 @@ enum Oracle {
             }
         }
         return out
+    }
+
+    /// Whether a Grade 2 sentence names an addition (else a subtraction), from its words.
+    static func names(plusIn text: String) -> Bool {
+        let t = text.lowercased()
+        for w in ["minus", "take", "took", "subtract", "difference", "less", "back", "gives away", "lost", "uses", "sold", "left"]
+            where t.contains(w) { return false }
+        return true
     }
 
     /// The reading of a generated question: the one whose operands match the question's (symmetric

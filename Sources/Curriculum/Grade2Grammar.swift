@@ -1,0 +1,161 @@
+/// The Grade 2 phrasing grammar: expressions naming a sum or a difference of `{a}` and `{c}`,
+/// question frames around them, verb frames ("add {c} to {a}"), statements to check against
+/// `{b}`, missing-addend questions and one-step word problems (story frames times names and
+/// things). Frame and word ids start with "g2-" so they never mix with Grade 1's in deciding
+/// what is held out.
+extension Grammar {
+    /// Noun phrases for a + c and a - c; `np`: reads after "Is {b} ..." without two numbers
+    /// side by side.
+    static func arithmeticExpressions(plus: Bool) -> [OpExpression] {
+        plus ? [
+            .init(text: "{a} plus {c}", id: "plus", np: false),
+            .init(text: "{a} add {c}", id: "add", np: false),
+            .init(text: "the sum of {a} and {c}", id: "sum", np: true),
+            .init(text: "the total of {a} and {c}", id: "total", np: true),
+            .init(text: "{c} more than {a}", id: "more", np: false),
+            .init(text: "{c} added to {a}", id: "added-to", np: false),
+            .init(text: "{a} and {c} added together", id: "together", np: false),
+        ] : [
+            .init(text: "{a} minus {c}", id: "minus", np: false),
+            .init(text: "{a} take away {c}", id: "take-away", np: false),
+            .init(text: "{a} subtract {c}", id: "subtract", np: false),
+            .init(text: "the difference between {a} and {c}", id: "difference", np: true),
+            .init(text: "{c} less than {a}", id: "less", np: false),
+            .init(text: "{c} subtracted from {a}", id: "subtracted-from", np: false),
+        ]
+    }
+
+    /// Question frames around an expression `%E`, answered with a number.
+    static let arithmeticQuestionFrames: [(String, String)] = [
+        ("What is %E?", "what-is"), ("How much is %E?", "how-much"), ("Work out %E.", "work-out"),
+        ("Tell me %E.", "tell"), ("What number is %E?", "number-is"), ("Find %E.", "find"),
+        ("Can you work out %E?", "can-work-out"),
+    ]
+
+    /// Verb clauses for a + c and a - c.
+    static func arithmeticVerbs(plus: Bool) -> [(String, String)] {
+        plus ? [("add {c} to {a}", "add-to"), ("add {a} and {c}", "add-and"), ("put {a} and {c} together", "put-together"),
+                ("count on {c} from {a}", "count-on")]
+            : [("take {c} away from {a}", "take-away-from"), ("subtract {c} from {a}", "subtract-from"),
+               ("take away {c} from {a}", "take-away"), ("count back {c} from {a}", "count-back")]
+    }
+
+    static let arithmeticVerbFrames: [(String, String)] = [
+        ("What do you get if you %V?", "get-if"), ("If you %V, what do you get?", "if-get"),
+        ("What do you get when you %V?", "get-when"), ("When you %V, what number do you get?", "when-number"),
+    ]
+
+    /// Yes/no frames checking an expression `%E` against `{b}`.
+    static let checkFrames: [(frame: String, id: String, np: Bool)] = [
+        ("Is %E equal to {b}?", "e-equal", false), ("Is {b} equal to %E?", "b-equal", false),
+        ("Does %E equal {b}?", "e-equals", false), ("Is %E the same as {b}?", "e-same", false),
+        ("Is it true that %E is {b}?", "true-that", false), ("Is {b} %E?", "is-np", true),
+        ("Does %E make {b}?", "e-makes", false),
+    ]
+
+    static let checkVerbFrames: [(String, String)] = [
+        ("If you %V, do you get {b}?", "if-get"), ("Do you get {b} if you %V?", "get-if"),
+        ("When you %V, do you get {b}?", "when-get"),
+    ]
+
+    /// "c plus what makes a": the missing addend, a - c. `%S` takes a verb of `missingVerbs`
+    /// ("makes"), `%I` its plain form ("make").
+    static let missingAddendFrames: [(String, String)] = [
+        ("{c} plus what %S {a}?", "plus-what"), ("What number added to {c} %S {a}?", "added-to"),
+        ("What must you add to {c} to %I {a}?", "must-add"), ("What do you add to {c} to %I {a}?", "add-to"),
+        ("What goes with {c} to %I {a}?", "goes-with"), ("How much must you add to {c} to %I {a}?", "how-much"),
+    ]
+    static let missingVerbs: [(s: String, i: String)] = [("makes", "make"), ("gives", "get"), ("equals", "reach")]
+
+    static let storyNames = ["Sam", "Mia", "Leo", "Ana", "Ben", "Zoe"]
+    static let storyThings = ["apples", "stickers", "marbles", "books", "shells", "cards", "pencils"]
+
+    /// One-step stories: `{N}` a name, `{T}` a thing; whether the answer adds or subtracts.
+    static let stories: [(text: String, id: String, plus: Bool)] = [
+        ("{N} has {a} {T} and gets {c} more. How many {T} does {N} have now?", "gets-more", true),
+        ("{N} had {a} {T}. Then {N} found {c} more. How many {T} does {N} have now?", "found", true),
+        ("There are {a} {T} in a box. {N} puts in {c} more. How many {T} are in the box now?", "box-puts-in", true),
+        ("{N} has {a} {T}. A friend gives {N} {c} more. How many {T} does {N} have?", "friend-gives", true),
+        ("{N} collected {a} {T} on Monday and {c} on Tuesday. How many {T} did {N} collect in all?", "days", true),
+        ("{N} has {a} {T} and gives away {c}. How many {T} does {N} have left?", "gives-away", false),
+        ("{N} had {a} {T}. Then {N} lost {c}. How many {T} does {N} have now?", "lost", false),
+        ("There are {a} {T} in a box. {N} takes out {c}. How many {T} are in the box now?", "box-takes-out", false),
+        ("{N} has {a} {T} and uses {c} of them. How many {T} are left?", "uses", false),
+        ("{N} had {a} {T} and sold {c}. How many {T} are left?", "sold", false),
+    ]
+
+    static func grade2Phrasings(for concept: Concept, into b: inout Builder) {
+        switch concept {
+        case .add, .subtract:
+            let plus = concept == .add
+            let p = ProgramSketch(plus ? .add : .subtract, "a", c: "c")
+            for e in arithmeticExpressions(plus: plus) {
+                for (f, id) in arithmeticQuestionFrames {
+                    b.add(f.replacingOccurrences(of: "%E", with: e.text), p, frame: "g2-ask-\(id)", words: "g2-\(concept)-\(e.id)")
+                }
+            }
+            for (v, vid) in arithmeticVerbs(plus: plus) {
+                for (f, id) in arithmeticVerbFrames {
+                    b.add(f.replacingOccurrences(of: "%V", with: v), p, frame: "g2-verb-\(id)", words: "g2-\(concept)-\(vid)")
+                }
+            }
+        case .addSubCheck:
+            for plus in [true, false] {
+                let p = ProgramSketch(plus ? .add : .subtract, "a", .equal, "b", c: "c")
+                for e in arithmeticExpressions(plus: plus) {
+                    for f in checkFrames where e.np || !f.np {
+                        b.add(f.frame.replacingOccurrences(of: "%E", with: e.text), p, frame: "g2-check-\(f.id)",
+                              words: "g2-\(plus ? "add" : "subtract")-\(e.id)")
+                    }
+                }
+                for (v, vid) in arithmeticVerbs(plus: plus) {
+                    for (f, id) in checkVerbFrames {
+                        b.add(f.replacingOccurrences(of: "%V", with: v), p, frame: "g2-check-verb-\(id)",
+                              words: "g2-\(plus ? "add" : "subtract")-\(vid)")
+                    }
+                }
+            }
+        case .missingAddend:
+            let p = ProgramSketch(.subtract, "a", c: "c")
+            for (f, id) in missingAddendFrames {
+                for v in missingVerbs {
+                    b.add(f.replacingOccurrences(of: "%S", with: v.s).replacingOccurrences(of: "%I", with: v.i), p,
+                          frame: "g2-missing-\(id)", words: "g2-missing-\(f.contains("%S") ? v.s : v.i)")
+                }
+            }
+            b.add("How many more than {c} is {a}?", p, frame: "g2-missing-how-many-more", words: "g2-missing-more")
+            b.add("How many more is {a} than {c}?", p, frame: "g2-missing-how-many-more", words: "g2-missing-more-is")
+        case .wordProblem:
+            for s in stories {
+                let p = ProgramSketch(s.plus ? .add : .subtract, "a", c: "c")
+                for name in storyNames {
+                    for thing in storyThings {
+                        b.add(s.text.replacingOccurrences(of: "{N}", with: name).replacingOccurrences(of: "{T}", with: thing), p,
+                              frame: "g2-story-\(s.id)", words: "g2-story")
+                    }
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    /// Two hand-written sentences per Grade 2 concept in constructions the grammar does not have
+    /// (every word of them occurs in training; a test checks it).
+    static func grade2Fixed(_ concept: Concept) -> [(String, ProgramSketch)] {
+        let add = ProgramSketch(.add, "a", c: "c"), sub = ProgramSketch(.subtract, "a", c: "c")
+        switch concept {
+        case .add: return [("What number do you get when {a} and {c} are added together?", add),
+                           ("How much do {a} and {c} make together?", add)]
+        case .subtract: return [("How much is left if you take {c} away from {a}?", sub),
+                                ("What number do you get when you take {c} away from {a}?", sub)]
+        case .addSubCheck: return [("Do {a} and {c} added together make {b}?", .init(.add, "a", .equal, "b", c: "c")),
+                                   ("If you take {c} away from {a}, is {b} left?", .init(.subtract, "a", .equal, "b", c: "c"))]
+        case .missingAddend: return [("What number do you add to {c} to get {a}?", sub),
+                                     ("{c} plus what number makes {a}?", sub)]
+        case .wordProblem: return [("Mia has {a} shells. Sam gives Mia {c} more. How many shells does Mia have now?", add),
+                                   ("There were {a} books in a box. Ben took out {c}. How many books are left in the box?", sub)]
+        default: return []
+        }
+    }
+}
