@@ -154,7 +154,7 @@ extension Grammar {
         case .missingAddend: return [("What number do you add to {c} to get {a}?", sub),
                                      ("{c} plus what number makes {a}?", sub)]
         case .wordProblem: return [("Mia has {a} shells. Sam gives Mia {c} more. How many shells does Mia have now?", add),
-                                   ("There were {a} books in a box. Ben took out {c}. How many books are left in the box?", sub)]
+                                   ("{a} books are in a box. Ben takes out {c} of them. How many books are in the box now?", sub)]
         default: return []
         }
     }

@@ -1,9 +1,9 @@
-/// Questions outside what Grade 1 teaches, for measuring abstention: a model that knows what it
+/// Questions outside what the model's grades teach, for measuring abstention: a model that knows what it
 /// does not know answers "cannot answer" on these instead of a confident guess.
 ///
 /// Four kinds, each built from its own word lists and random numbers (so the set is not a fixed
 /// list of sentences to tune against):
-/// - `otherOperation`: arithmetic Grade 1 has no op for (sums and differences of two numbers,
+/// - `otherOperation`: arithmetic the grades taught have no op for (for Grade 1: sums and differences of two numbers,
 ///   products, halves, "which is bigger" asking for a number);
 /// - `otherGrade`: later-grade ideas (primes, square roots, rounding, fractions, money, time);
 /// - `nonsense`: sentences about no number at all, or made of words the model never saw;
@@ -29,6 +29,13 @@ public enum OutOfScope {
         "How much is {a} and {b} together?", "What is the sum of {a} and {b}?", "Take {b} away from {a}. What is left?",
         "What is {a} more than {b}?", "Which number is three more than {a}?", "What is ten less than {a}?",
         "Is {a} three more than {b}?", "How many numbers are between {a} and {b}?", "Count back five from {a}.",
+    ]
+    /// The operations still outside Grade 2 (which teaches sums and differences of two numbers).
+    static let otherOperationsAfterGrade2 = [
+        "What is {a} times {b}?", "What is {a} divided by {b}?", "Which is bigger, {a} or {b}?", "Which is smaller, {a} or {b}?",
+        "What is half of {a}?", "What is double {a}?", "Which number is three more than {a}?", "What is ten less than {a}?",
+        "Is {a} three more than {b}?", "How many numbers are between {a} and {b}?", "Count back five from {a}.",
+        "What is {a} times {b} plus {c}?", "Is {a} twice {b}?",
     ]
     static let otherGrades = [
         "Is {a} a prime number?", "What is the square root of {a}?", "Round {a} to the nearest ten.",
@@ -61,7 +68,7 @@ public enum OutOfScope {
                 .replacingOccurrences(of: "{c}", with: String(c))
         }
         switch kind {
-        case .otherOperation: return fill(rng.pick(otherOperations))
+        case .otherOperation: return fill(rng.pick(generator.config.grade >= 2 ? otherOperationsAfterGrade2 : otherOperations))
         case .otherGrade: return fill(rng.pick(otherGrades))
         case .nonsense:
             if rng.int(in: 0...1) == 0 { return rng.pick(nonsenseSentences) }

@@ -175,8 +175,9 @@ extension QuestionFile {
 
 extension Question {
     /// The answer the concept and operands say this question must have (the generator's oracle),
-    /// or nil where they do not decide it: equality statements (the answer depends on the
-    /// expression the sentence uses) and questions without the operands their concept needs.
+    /// or nil where they do not decide it: equality statements, word problems and add_sub_check
+    /// statements (the answer depends on the words the sentence uses) and questions without the
+    /// operands their concept needs.
     public var expectedAnswer: Answer? {
         let o = operands
         switch concept {
@@ -184,6 +185,10 @@ extension Question {
         case .countBefore: return o.count >= 1 ? .number(o[0] - 1) : nil
         case .countBetween: return o.count == 2 && abs(o[0] - o[1]) == 2 ? .number((o[0] + o[1]) / 2) : nil
         case .equality: return nil
+        case .add: return o.count == 2 ? .number(o[0] + o[1]) : nil
+        case .subtract, .missingAddend: return o.count == 2 && o[0] >= o[1] ? .number(o[0] - o[1]) : nil
+        // Whether the story or statement adds or subtracts is in its words, not its operands.
+        case .wordProblem, .addSubCheck: return nil
         default:
             guard o.count == 2, let truth = concept.holds(o[0], o[1]) else { return nil }
             return truth ? .yes : .no

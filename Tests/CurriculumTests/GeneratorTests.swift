@@ -34,19 +34,21 @@ final class GeneratorTests: XCTestCase {
     }
 
     func testLabelsBalancedPerConcept() {
-        let generator = LessonGenerator(config: LessonConfig(seed: freshSeed()))
+      for grade in [1, 2] {
+        let generator = LessonGenerator(config: LessonConfig(seed: freshSeed(), grade: grade))
         var rng = SplitMix64(seed: freshSeed())
         for count in [1, 13, 27, 1001] {
             let questions = generator.generate(split: .heldout, count: count, rng: &rng)
             XCTAssertEqual(questions.count, count)
-            for concept in Concept.allCases {
+            for concept in generator.concepts {
                 let qs = questions.filter { $0.concept == concept }
-                XCTAssertLessThanOrEqual(abs(qs.count - count / Concept.allCases.count), 1)
+                XCTAssertLessThanOrEqual(abs(qs.count - count / generator.concepts.count), 1)
                 let yes = qs.filter { $0.answer == .yes }.count, no = qs.filter { $0.answer == .no }.count
                 if concept.isYesNo { XCTAssertLessThanOrEqual(abs(yes - no), 1, "\(concept.rawValue) at count \(count)") }
                 else { XCTAssertEqual(yes + no, 0) }
             }
         }
+      }
     }
 
     /// Small batches mix yes and no (labels are not all decided by one coin).
@@ -63,7 +65,11 @@ final class GeneratorTests: XCTestCase {
 
     func testConceptsAndAnswers() {
         XCTAssertEqual(Concept.allCases.map(\.rawValue), ["same_parity", "successor", "predecessor", "add_2", "same_tens", "same_ones",
-                                                          "makes_ten", "greater", "smaller", "equality", "count_after", "count_before", "count_between"])
+                                                          "makes_ten", "greater", "smaller", "equality", "count_after", "count_before", "count_between",
+                                                          "add", "subtract", "add_sub_check", "missing_addend", "word_problem"])
+        XCTAssertEqual(Concept.upTo(grade: 1).count, 13)
+        XCTAssertFalse(Concept.add.isYesNo)
+        XCTAssertTrue(Concept.addSubCheck.isYesNo)
         XCTAssertEqual(Concept.relations.count, 9)
         XCTAssertFalse(Concept.countBetween.isYesNo)
         XCTAssertTrue(Concept.equality.isYesNo)

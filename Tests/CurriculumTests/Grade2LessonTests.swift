@@ -1,0 +1,110 @@
+import XCTest
+@testable import Curriculum
+
+/// Grade 2's lessons keep the promises Grade 1's do, and one more: no train question carries into
+/// or borrows from the hundreds, and every `carry` question does.
+final class Grade2LessonTests: XCTestCase {
+    /// The numbers a Grade 2 question shows or computes: a, c and a ± c (and b for a check).
+    func numbers(_ q: Question) -> (shown: [Int], result: Int, plus: Bool) {
+        let a = q.operands[0], c = q.operands[1]
+        let plus = q.concept == .add || (q.concept == .wordProblem || q.concept == .addSubCheck) && Oracle.names(plusIn: q.text)
+        return (Oracle.numbers(in: q.text), plus ? a + c : a - c, plus)
+    }
+
+    func testGrade2SplitsKeepTheirPromises() {
+        let seed = freshSeed()
+        let generator = LessonGenerator(config: LessonConfig(seed: seed, grade: 2))
+        let g2 = generator.grade2, grade1Top = generator.trainRange.upperBound
+        var rng = SplitMix64(seed: seed &+ 11)
+        for split in Split.allCases {
+            let qs = generator.generate(split: split, count: 2500, concepts: Concept.grade2, rng: &rng)
+            XCTAssertEqual(qs.count, 2500, split.rawValue)
+            for q in qs {
+                let tag = "seed \(seed): \(split.rawValue) \(q.concept.rawValue) \"\(q.text)\" (\(q.answer.string))"
+                guard let reading = Oracle.reading(q) else { XCTFail("\(tag): no phrasing reads it"); continue }
+                XCTAssertEqual(reading.answer, q.answer, "\(tag): the oracle disagrees")
+                XCTAssertEqual(reading.programAnswer, q.answer, "\(tag): the worked solution disagrees")
+                XCTAssertEqual(reading.heldoutPhrasing, split.usesHeldoutPhrasings, "\(tag): wrong kind of phrasing")
+                let (shown, result, plus) = numbers(q)
+                let a = q.operands[0], c = q.operands[1]
+                XCTAssertEqual(Set(shown), Set(q.operands), "\(tag): the text shows other numbers than the operands")
+                // 10 and 100 in "10 more than 347" are the lesson's constants, not drawn numbers.
+                let constant = (c == 10 || c == 100) && a > grade1Top
+                let drawn = [a] + (constant ? [] : [c]) + q.operands.dropFirst(2)
+                let crosses = LessonGenerator.crossesHundreds(a, c, plus: plus)
+                switch split {
+                case .train, .phrasing, .fixed, .carry:
+                    XCTAssertTrue((drawn + [result]).allSatisfy { g2.trainRange.contains($0) && !g2.isHeldout($0) },
+                                  "\(tag): a held-out or out-of-range number")
+                    XCTAssertEqual(crosses, split == .carry, "\(tag): carry into the hundreds must be \(split == .carry)")
+                case .heldout:
+                    XCTAssertTrue((drawn + [result]).allSatisfy { g2.trainRange.contains($0) }, tag)
+                    XCTAssertTrue((drawn + [result]).contains { g2.isHeldout($0) }, "\(tag): no held-out number")
+                    XCTAssertFalse(crosses, "\(tag): carries into the hundreds")
+                case .ood:
+                    XCTAssertTrue(g2.oodRange.contains(a), "\(tag): a is not out of range")
+                }
+            }
+        }
+    }
+
+    /// The held-out numbers of Grade 2 include Grade 1's, so a Grade 2 question never shows a
+    /// number Grade 1 holds out.
+    func testGrade2HoldsOutWhatGrade1HoldsOut() {
+        let generator = LessonGenerator(config: LessonConfig(seed: freshSeed(), grade: 2))
+        XCTAssertTrue(generator.heldoutNumbers.allSatisfy { generator.grade2.isHeldout($0) })
+        XCTAssertEqual(generator.grade2.trainRange, 0...999)
+        XCTAssertEqual(generator.grade2.oodRange, 1000...1999)
+        XCTAssertEqual(generator.grade2.heldoutNumbers.count, 20 + 180)
+    }
+
+    /// A Grade 1 configuration never draws Grade 2 and has no carry split; a Grade 2 one draws both grades.
+    func testGradeChoosesTheConcepts() {
+        var rng = SplitMix64(seed: freshSeed())
+        let one = LessonGenerator(config: LessonConfig(seed: 1))
+        XCTAssertFalse(one.canGenerate(.carry))
+        XCTAssertTrue(one.generate(split: .train, count: 2000, rng: &rng).allSatisfy { $0.concept.grade == 1 })
+        let two = LessonGenerator(config: LessonConfig(seed: 1, grade: 2))
+        let qs = two.generate(split: .train, count: 2000, rng: &rng)
+        XCTAssertEqual(Set(qs.map(\.concept)), Set(Concept.allCases))
+        XCTAssertTrue(two.generate(split: .carry, count: 100, rng: &rng).allSatisfy { $0.concept.grade == 2 })
+        XCTAssertThrowsError(try LessonConfig(grade: 3).validate())
+    }
+
+    /// A Grade 1 model does not know the words of Grade 2's stories; the fixed sentences use
+    /// only words training shows.
+    func testVocabularies() {
+        XCTAssertNil(Vocabulary.grade1.id("apples"))
+        XCTAssertNotNil(Vocabulary.grade2.id("apples"))
+        var trainWords = Set<String>()
+        for c in Concept.allCases {
+            for (i, p) in Templates.phrasings(c).enumerated() where !Templates.isHeldout(i, concept: c) { trainWords.formUnion(Grammar.words(p)) }
+        }
+        for c in Concept.grade2 {
+            for s in Templates.fixedHeldout(c) {
+                XCTAssertTrue(Grammar.words(s).isSubset(of: trainWords), "\(s): \(Grammar.words(s).subtracting(trainWords))")
+            }
+        }
+    }
+
+    /// Question files with Grade 2 answers are checked by the oracle.
+    func testExpectedAnswers() {
+        func q(_ c: Concept, _ o: [Int], _ a: Answer) -> Question {
+            Question(text: "x", answer: a, concept: c, operands: o, split: .train, template: -1)
+        }
+        XCTAssertEqual(q(.add, [47, 38], .number(0)).expectedAnswer, .number(85))
+        XCTAssertEqual(q(.subtract, [52, 17], .number(0)).expectedAnswer, .number(35))
+        XCTAssertEqual(q(.missingAddend, [15, 7], .number(0)).expectedAnswer, .number(8))
+        XCTAssertNil(q(.wordProblem, [15, 7], .number(0)).expectedAnswer)
+    }
+
+    /// The no-regrouping answer, the most common wrong answer a check offers.
+    func testWithoutRegrouping() {
+        XCTAssertEqual(LessonGenerator.withoutRegrouping(47, 38, plus: true), 75)
+        XCTAssertEqual(LessonGenerator.withoutRegrouping(52, 17, plus: false), 45)
+        XCTAssertTrue(LessonGenerator.crossesHundreds(95, 7, plus: true))
+        XCTAssertFalse(LessonGenerator.crossesHundreds(45, 37, plus: true))
+        XCTAssertTrue(LessonGenerator.crossesHundreds(305, 10, plus: false))
+        XCTAssertFalse(LessonGenerator.crossesHundreds(315, 10, plus: false))
+    }
+}
