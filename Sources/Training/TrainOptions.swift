@@ -80,11 +80,24 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         return o
     }
 
+    /// Grade 1 and Grade 2 in one model on a 2-core laptop CPU in minutes: the quick sizes,
+    /// every concept of both grades uniformly from the first step, longer questions (word
+    /// problems need 35 tokens), more steps (Docs/RESULTS.md, "Grade 2").
+    public static var grade2Quick: TrainOptions {
+        var o = TrainOptions.quick
+        o.grade = 2
+        o.maxLen = 40
+        o.steps = 6000
+        o.ckptEvery = 1000
+        return o
+    }
+
     public static func preset(_ name: String) throws -> TrainOptions {
         switch name {
         case "quick": return .quick
+        case "grade2-quick": return .grade2Quick
         case "default", "original": return TrainOptions()
-        default: throw CheckpointError("unknown preset '\(name)'; expected quick or original")
+        default: throw CheckpointError("unknown preset '\(name)'; expected quick, grade2-quick or original")
         }
     }
 

@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a concept model on generated Grade 1 lessons.",
         discussion: "Flags given after --preset override it. The original Concept Learner's flags keep their names.")
 
-    @Option(help: "Start from a preset: quick (minutes on a laptop CPU) or original (the original project's sizes).")
+    @Option(help: "Start from a preset: quick (Grade 1, minutes on a laptop CPU), grade2-quick (Grade 1 and Grade 2 in one model) or original (the original project's sizes).")
     var preset: String?
     @Option(name: .customLong("steps")) var steps: Int?
     @Option(name: .customLong("batch_size")) var batchSize: Int?
@@ -139,6 +139,8 @@ struct TrainCommand: ParsableCommand {
             try apply(to: &o)
             if let course {
                 do { o.course = try Course.load(course) } catch let e as CourseError { throw ValidationError(e.description) }
+                // A course with Grade 2 concepts teaches Grade 2 (its words, its numbers).
+                o.grade = max(o.grade, o.course?.concepts.map(\.grade).max() ?? 1)
             }
             if let focus {
                 guard o.course != nil else { throw ValidationError("--focus needs --course (the focus loop runs after each level's diagnosis)") }

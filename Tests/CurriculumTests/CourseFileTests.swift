@@ -12,6 +12,20 @@ final class CourseFileTests: XCTestCase {
         XCTAssertEqual(Set(course.levels[0].concepts), Set(Concept.counting))
     }
 
+    /// The Grade 2 courses read and cover every concept of both grades once; grade2 starts with
+    /// all of Grade 1 and replays it.
+    func testGrade2CoursesCoverBothGrades() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for name in ["grade2", "grade2-uniform"] {
+            let course = try Course.parse(try Data(contentsOf: root.appendingPathComponent("Courses/\(name).json")), name: name)
+            XCTAssertEqual(Set(course.concepts), Set(Concept.allCases), name)
+            XCTAssertEqual(course.levels.flatMap(\.concepts).count, Concept.allCases.count, "\(name): each concept in one level")
+        }
+        let course = try Course.parse(try Data(contentsOf: root.appendingPathComponent("Courses/grade2.json")), name: "grade2")
+        XCTAssertEqual(Set(course.levels[0].concepts), Set(Concept.upTo(grade: 1)))
+        XCTAssertTrue(course.levels.dropFirst().allSatisfy { $0.replay > 0 })
+    }
+
     /// Each malformed course is one line naming the field that is wrong.
     func testMalformedCoursesNameTheField() {
         let level = #"{"name": "a", "concepts": ["count_after"], "mastery": 0.9, "max_steps": 5, "replay": 0}"#
