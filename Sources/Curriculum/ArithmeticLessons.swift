@@ -9,7 +9,7 @@
 extension LessonGenerator {
     /// Whether a ± c carries into, or borrows from, the hundreds (for c = 10 or 100 and a two-
     /// or three-digit a; for two numbers below 100: the sum reaching 100).
-    static func crossesHundreds(_ a: Int, _ c: Int, plus: Bool) -> Bool {
+    public static func crossesHundreds(_ a: Int, _ c: Int, plus: Bool) -> Bool {
         if plus { return (a % 100) + (c % 100) >= 100 }
         return a >= 100 && (a % 100) < (c % 100)
     }

@@ -6,6 +6,8 @@ import Foundation
 ///
 /// Number categories: close (|a−b| ≤ 1) and far (≥ 10) pairs, equal operands, a tens or hundreds
 /// boundary crossed by the answer or held by an operand, digits 0 and 9, out-of-range numbers.
+/// Grade 2 arithmetic: whether the ones regroup, a carry or borrow across the hundreds, a 10 or 100
+/// step, adding or subtracting.
 /// Phrasing categories: the construction family (frame), operand order (whether the worked
 /// solution's A is the first number named), number-first vs expression-first sentences, and
 /// held-out phrasings.
@@ -15,7 +17,7 @@ public enum Diagnostics {
 
     /// Categories train questions can fill, so the focus loop can practise them.
     public static func isTrainable(_ category: String) -> Bool {
-        !["out_of_range", "heldout_phrasing", "hundreds_boundary"].contains(category)
+        !["out_of_range", "heldout_phrasing", "hundreds_boundary", "regroup_hundreds"].contains(category)
     }
 
     /// Every category a question falls in.
@@ -31,6 +33,16 @@ public enum Diagnostics {
                 // The answer's tens (or hundreds) differ from the number asked about.
                 if answer / 10 != n / 10 { out.append("tens_boundary") }
                 if answer / 100 != n / 100 { out.append("hundreds_boundary") }
+            }
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
+            // The column method's categories: which places carry or borrow.
+            if o.count >= 2, let program = q.program {
+                let a = o[0], c = o[1], plus = program.op == .add
+                let onesRegroup = plus ? a % 10 + c % 10 >= 10 : a % 10 < c % 10
+                out.append(onesRegroup ? "regroup_ones" : "no_regroup_ones")
+                if LessonGenerator.crossesHundreds(a, c, plus: plus) { out.append("regroup_hundreds") }
+                if c == 10 || c == 100 { out.append("tens_hundreds_step") }
+                out.append(plus ? "adds" : "subtracts")
             }
         default:
             if o.count >= 2, let a = o.first, let b = o.last {

@@ -22,6 +22,24 @@ final class DiagnosticsTests: XCTestCase {
         XCTAssertFalse(Diagnostics.categories(q(.greater, [13, 4])).contains("zeros_nines"))
     }
 
+    /// Grade 2 questions land in their column-method categories.
+    func testCategoriesOfSumsAndDifferences() {
+        func arith(_ concept: Concept, _ o: [Int], _ op: ProgramOp) -> [String] {
+            var question = q(concept, o)
+            question.program = QuestionProgram(a: 0, op: op, c: 1)
+            return Diagnostics.categories(question)
+        }
+        XCTAssertTrue(arith(.add, [47, 38], .add).contains("regroup_ones"))
+        XCTAssertTrue(arith(.add, [41, 38], .add).contains("no_regroup_ones"))
+        XCTAssertTrue(arith(.add, [67, 48], .add).contains("regroup_hundreds"))
+        XCTAssertFalse(arith(.add, [47, 38], .add).contains("regroup_hundreds"))
+        XCTAssertTrue(arith(.subtract, [52, 17], .subtract).contains("regroup_ones"))
+        XCTAssertTrue(arith(.wordProblem, [305, 10], .subtract).contains("regroup_hundreds"))
+        XCTAssertTrue(arith(.wordProblem, [305, 10], .subtract).contains("tens_hundreds_step"))
+        XCTAssertTrue(arith(.missingAddend, [15, 7], .subtract).contains("subtracts"))
+        XCTAssertFalse(Diagnostics.isTrainable("regroup_hundreds"), "no train question crosses the hundreds")
+    }
+
     /// Generated questions land in their phrasing categories: a frame, an operand order and
     /// number-first or expression-first, and held-out phrasings only on the phrasing split.
     func testGeneratedQuestionsHavePhrasingCategories() {
