@@ -4,7 +4,7 @@
 // for the limits below, which the host checks before launching.
 #define MAX_SLOTS 12
 #define MAX_PLACES 8
-#define NU 8
+#define NU 10
 #define FIRST_BINARY 6
 #define TRACE 5
 #define NR 7
@@ -59,6 +59,24 @@ int rs_combine(const int* a, const int* c, int sign, int places, int* out) {
         if (s >= 10) { out[p] = s - 10; carry = 1; } else if (s < 0) { out[p] = s + 10; carry = -1; } else { out[p] = s; carry = 0; }
     }
     return carry == 0;
+}
+
+// Binary op k (>= FIRST_BINARY) on digit arrays a and c into out; 0 when it gives no value.
+// add: a + c; subtract: a - c; next_term: 2a - c (the term after c, a of a sequence with a
+// constant step); place_value: the value of digit c (1-9) at the highest place of a holding it.
+int rs_binary(int k, const int* a, const int* c, int places, int* out, int* work) {
+    int op = k - FIRST_BINARY;
+    if (op == 0) return rs_combine(a, c, 1, places, out);
+    if (op == 1) return rs_combine(a, c, -1, places, out);
+    if (op == 2) return rs_combine(a, a, 1, places, work) && rs_combine(work, c, -1, places, out);
+    int d = c[0];
+    if (d < 1) return 0;
+    for (int p = 1; p < places; ++p) if (c[p] != 0) return 0;
+    int p = places - 1;
+    while (p >= 0 && a[p] != d) --p;
+    if (p < 0) return 0;
+    for (int q = 0; q < places; ++q) out[q] = q == p ? d : 0;
+    return 1;
 }
 
 // -1, 0, 1 comparing from the highest place down.
@@ -117,7 +135,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                        __global const float* gainBuf, __global float* dLogits, __global float* rowStats,
                        __global int* trace, int rows, int NS, int PL, int hard, int enabled,
                        float labelSmoothing, float lambdaStop, float lambdaEntropy, float lossScale,
-                       int relationMask, int boolOpMask) {
+                       int relationMask, int boolOpMask, int offeredOps) {
     int row = get_global_id(0);
     if (row >= rows) return;
     const int oA = 0, oB = NS, oC = 2 * NS, oU = 3 * NS, oR = oU + NU, oStop = oR + NR, oYN = oStop + 1, oDig = oYN + 2;
@@ -145,10 +163,10 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     rs_softmax(x + oC, NS, present, piC);
     // An op is offered only where it can give a value: between needs two numbers two apart.
     int opMask[NU];
-    int u[NU * MAX_PLACES], uValid[NU], pair[MAX_PLACES];
-    for (int k = 0; k < NU; ++k) opMask[k] = 1;
+    int u[NU * MAX_PLACES], uValid[NU], pair[MAX_PLACES], work[MAX_PLACES];
+    for (int k = 0; k < NU; ++k) opMask[k] = (offeredOps >> k) & 1;
     opMask[5] = 0;
-    for (int i = 0; i < NS && !opMask[5]; ++i) {
+    for (int i = 0; i < NS && !opMask[5] && ((offeredOps >> 5) & 1); ++i) {
         if (!present[i]) continue;
         rs_unary(nums, NS, i, PL, present, u, uValid);
         opMask[5] = uValid[5];
@@ -185,7 +203,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                     float wc = 1.0f;
                     if (binary) {
                         if (!present[c] || !(piC[c] > 0.0f || !hard)) continue;
-                        if (!rs_combine(nums + i * PL, nums + c * PL, k == FIRST_BINARY ? 1 : -1, PL, pair)) continue;
+                        if (!rs_binary(k, nums + i * PL, nums + c * PL, PL, pair, work)) continue;
                         v = pair;
                         wc = piC[c];
                     } else {
@@ -308,7 +326,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                     float wc = 1.0f;
                     if (binary) {
                         if (!present[c]) continue;
-                        if (!rs_combine(nums + i * PL, nums + c * PL, k == FIRST_BINARY ? 1 : -1, PL, pair)) continue;
+                        if (!rs_binary(k, nums + i * PL, nums + c * PL, PL, pair, work)) continue;
                         v = pair;
                         wc = piC[c];
                     } else {

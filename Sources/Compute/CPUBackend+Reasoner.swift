@@ -14,7 +14,7 @@ enum ReasonerLimits {
     static let unaryDelta: [Int] = [0, 1, -1, 2, -2]
     /// Index of the order-free `between` op.
     static let betweenOp = 5
-    /// Index of the first binary op (add A + C, then subtract A - C).
+    /// Index of the first binary op (add A + C, subtract A - C, next_term 2A - C, place_value).
     static let firstBinaryOp = 6
     /// The decoder's probability floor (`Reasoner.floor`).
     static let floor: Float = 1e-4
@@ -105,7 +105,7 @@ struct ReasonerScratch {
     let f: UnsafeMutablePointer<Float>
     let n: UnsafeMutablePointer<Int32>
     static let floatCount = 9 * MS + 3 * U + 3 * R + 3 * 10 * MP
-    static let intCount = MS + U * (MP + 1) + 2 * MP + U + R
+    static let intCount = MS + U * (MP + 1) + 3 * MP + U + R
 
     init() {
         f = .allocate(capacity: Self.floatCount)
@@ -146,8 +146,10 @@ struct ReasonerScratch {
     var targetDigits: UnsafeMutablePointer<Int32> { n + Self.MS + Self.U * (Self.MP + 1) }
     /// The result of a binary op on the current (A, C) pair.
     var pair: UnsafeMutablePointer<Int32> { targetDigits + Self.MP }
+    /// Work digits of a two-step binary op (next_term's 2A).
+    var work: UnsafeMutablePointer<Int32> { pair + Self.MP }
     /// Which ops this question offers (between only when two of its numbers are two apart).
-    var opMask: UnsafeMutablePointer<Int32> { pair + Self.MP }
+    var opMask: UnsafeMutablePointer<Int32> { work + Self.MP }
     /// Which relations are offered (`ReasonerSpec.relationMask`).
     var relationMask: UnsafeMutablePointer<Int32> { opMask + Self.U }
 }
@@ -211,6 +213,29 @@ extension CPUBackend {
             if s >= 10 { out[p] = s - 10; carry = 1 } else if s < 0 { out[p] = s + 10; carry = -1 } else { out[p] = s; carry = 0 }
         }
         return carry == 0
+    }
+
+    /// Binary op k (>= firstBinaryOp) on digit arrays a and c into out; false when it gives no
+    /// value. add: a + c; subtract: a - c; next_term: a + (a - c), the term after c, a of a
+    /// sequence with a constant step (2a - c); place_value: the value of digit c (1-9) in a,
+    /// at the highest place holding it (the 4 in 347 is 40).
+    @inline(__always)
+    static func binaryOp(_ k: Int, _ a: UnsafePointer<Int32>, _ c: UnsafePointer<Int32>, _ places: Int,
+                         _ out: UnsafeMutablePointer<Int32>, _ work: UnsafeMutablePointer<Int32>) -> Bool {
+        switch k - ReasonerLimits.firstBinaryOp {
+        case 0: return digitsCombine(a, c, 1, places, out)
+        case 1: return digitsCombine(a, c, -1, places, out)
+        case 2: return digitsCombine(a, a, 1, places, work) && digitsCombine(UnsafePointer(work), c, -1, places, out)
+        default:
+            let d = c[0]
+            guard d >= 1 else { return false }
+            for p in 1..<max(1, places) where c[p] != 0 { return false }
+            var p = places - 1
+            while p >= 0 && a[p] != d { p -= 1 }
+            guard p >= 0 else { return false }
+            for q in 0..<places { out[q] = q == p ? d : 0 }
+            return true
+        }
     }
 
     /// -1, 0, 1 comparing from the highest place down.
@@ -287,9 +312,9 @@ extension CPUBackend {
         // An op is offered only where it can give a value: between needs two numbers two apart
         // (without the mask a NUM answer would pay nothing in soft mode for weight on an op with
         // no value, and the argmax could pick it).
-        for k in 0..<U { s.opMask[k] = 1 }
+        for k in 0..<U { s.opMask[k] = (spec.offeredOps >> k) & 1 }
         s.opMask[ReasonerLimits.betweenOp] = 0
-        for i in 0..<NS where s.present[i] != 0 {
+        for i in 0..<NS where s.present[i] != 0 && (spec.offeredOps >> ReasonerLimits.betweenOp) & 1 != 0 {
             applyUnaryOps(nums, NS, i, PL, s.present, s)
             if s.uValid[ReasonerLimits.betweenOp] != 0 { s.opMask[ReasonerLimits.betweenOp] = 1; break }
         }
@@ -323,7 +348,7 @@ extension CPUBackend {
                         var wc: Float = 1
                         if binary {
                             guard s.present[c] != 0, piC[c] > 0 || !hard,
-                                  digitsCombine(nums + i * PL, nums + c * PL, k == firstBinary ? 1 : -1, PL, s.pair)
+                                  binaryOp(k, nums + i * PL, nums + c * PL, PL, s.pair, s.work)
                             else { continue }
                             v = UnsafePointer(s.pair)
                             wc = piC[c]
@@ -441,7 +466,7 @@ extension CPUBackend {
                         var wc: Float = 1
                         if binary {
                             guard s.present[c] != 0,
-                                  digitsCombine(nums + i * PL, nums + c * PL, k == firstBinary ? 1 : -1, PL, s.pair)
+                                  binaryOp(k, nums + i * PL, nums + c * PL, PL, s.pair, s.work)
                             else { continue }
                             v = UnsafePointer(s.pair)
                             wc = piC[c]

@@ -41,6 +41,6 @@ extension OpenCLBackend {
             .int(try i32(rows)), .int(try i32(spec.slots)), .int(try i32(spec.places)),
             .int(spec.hard ? 1 : 0), .int(spec.enabled ? 1 : 0), .float(spec.labelSmoothing),
             .float(spec.lambdaStop), .float(spec.lambdaEntropy), .float(spec.lossScale),
-            .int(spec.relationMask), .int(spec.boolOpMask)])
+            .int(spec.relationMask), .int(spec.boolOpMask), .int(spec.offeredOps)])
     }
 }

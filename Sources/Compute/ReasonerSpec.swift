@@ -1,7 +1,7 @@
 /// Sizes and loss settings of the typed reasoner op (`Backend.reasoner`).
 ///
 /// Program per question: step 1 applies an op to operand A (pointer A over the number slots) and,
-/// for the two binary ops, operand C (pointer C); STOP after step 1 answers that NUM; otherwise
+/// for the four binary ops, operand C (pointer C); STOP after step 1 answers that NUM; otherwise
 /// step 2 relates it to operand B (pointer B) with a relation and answers the BOOL. Soft mode
 /// takes the softmax mixture over pointers and ops; hard mode (eval) the argmax of each. Numbers
 /// are digit arrays (ones first, `places` long); an op whose result leaves [0, 10^places) gives no
@@ -10,12 +10,15 @@
 /// Step-1 ops, in order: identity, successor (+1), predecessor (-1), add_2 (+2), subtract_2 (-2),
 /// between (A + 1 when another number of the question is A + 2, else A - 1 when another is A - 2,
 /// else no value: the number between two numbers two apart, whichever of them A is), add (A + C,
-/// carrying place by place), subtract (A - C, borrowing place by place; no value when C > A).
+/// carrying place by place), subtract (A - C, borrowing place by place; no value when C > A),
+/// next_term (A + (A - C) = 2A - C: the term after C, A of a sequence with a constant step),
+/// place_value (the value of digit C, 1-9, at the highest place of A holding it; no value when
+/// C is not such a digit of A).
 /// Relations, in order: equal, greater, smaller, same_parity (ones digits' parity), same_tens
 /// (digit of place 1), same_ones (digit of place 0), makes_ten (ones digits sum to 10).
 ///
-/// Logit row layout (width = 3*slots + 8 + 7 + 1 + 2 + places*10):
-///   [0, slots) pointer A; [slots, 2 slots) pointer B; [2 slots, 3 slots) pointer C; then 8 op
+/// Logit row layout (width = 3*slots + 10 + 7 + 1 + 2 + places*10):
+///   [0, slots) pointer A; [slots, 2 slots) pointer B; [2 slots, 3 slots) pointer C; then 10 op
 ///   logits; 7 relation logits; 1 STOP logit; 2 decoder yes/no terms (no, yes); places*10
 ///   decoder digit terms.
 ///
@@ -28,8 +31,8 @@
 /// lambdaEntropy * (H(op weights) + H(relation weights)). dLogits is the gradient of
 /// lossScale * that loss (soft mode; hard mode writes zeros for the op/pointer logits).
 ///
-/// Masks (`relationMask`, `boolOpMask`) restrict which relations are offered and which ops' results
-/// may feed a relation (every op still answers a NUM).
+/// Masks (`relationMask`, `boolOpMask`, `offeredOps`) restrict which relations are offered, which
+/// ops' results may feed a relation (every op still answers a NUM), and which ops exist at all.
 ///
 /// rowStats columns: 0 answer loss, 1 stop loss (unweighted BCE), 2 entropy H(ops)+H(relation),
 /// 3 correct (1/0), 4 is-number (1/0), 5 p(yes), 6 the number decoded, 7 d(loss)/d(gain) times
@@ -37,7 +40,7 @@
 /// loss per row is answer + lambdaStop * stop - lambdaEntropy * [2]. trace columns: slot A, slot B,
 /// op, relation, slot C (argmax of each).
 public struct ReasonerSpec: Equatable, Sendable {
-    public static let opCount = 8
+    public static let opCount = 10
     public static let relationCount = 7
     public static let statsWidth = 10
     public static let traceWidth = 5
@@ -56,9 +59,14 @@ public struct ReasonerSpec: Equatable, Sendable {
     /// Bit k set: op k's result may feed a relation (the BOOL path); every op still gives a NUM
     /// answer. Weight on a masked op adds nothing to the BOOL.
     public var boolOpMask: Int32 = Self.allOps
+    /// Bit k set: op k is offered at all (the op softmax leaves the others out, as it leaves out
+    /// `between` where it has no value). A Grade 1 model is offered the one-number ops only.
+    public var offeredOps: Int32 = Self.allOps
+    /// The one-number ops 0-5.
+    public static let oneNumberOps: Int32 = (1 << 6) - 1
 
     public static let allRelations: Int32 = (1 << 7) - 1
-    public static let allOps: Int32 = (1 << 8) - 1
+    public static let allOps: Int32 = (1 << 10) - 1
 
     public init(slots: Int, places: Int, hard: Bool, enabled: Bool = true, labelSmoothing: Float = 0,
                 lambdaStop: Float = 0.5, lambdaEntropy: Float = 0, lossScale: Float = 1) {

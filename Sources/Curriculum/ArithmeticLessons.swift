@@ -88,3 +88,48 @@ extension LessonGenerator {
         return out
     }
 }
+
+/// Skip counting and the value of a digit (Docs/LESSONS.md, "Grade 2").
+extension LessonGenerator {
+    /// Three terms (p, c, a) of a sequence counting by 2, 5, 10 or 100, up (75%) or down, whose
+    /// next term a ± step stays in the grade's train range. Like the sums, no train question's
+    /// next term carries into or borrows from the hundreds (98 → 100, 305 → 295); the carry split
+    /// is those. Steps of 2, 5 and 10 start half the time below 100.
+    func sequence(split: Split, rng: inout SplitMix64) -> (p: Int, c: Int, a: Int) {
+        let big = Pool(numbers: grade2, split: split), small = Pool(numbers: grade1, split: split)
+        for _ in 0..<20_000 {
+            let step = [2, 5, 10, 100][rng.int(below: 4)]
+            let up = rng.chance(0.75), s = up ? step : -step
+            let pool = step == 100 || split == .ood || split == .carry || rng.coin() ? big : small
+            let p = pool.sample(&rng), c = p + s, a = c + s, next = a + s
+            guard min(p, c, a, next) >= 0 else { continue }
+            if split == .ood {
+                guard grade2.oodRange.contains(c), grade2.oodRange.contains(a) else { continue }
+                return (p, c, a)
+            }
+            guard next <= grade2.trainRange.upperBound,
+                  Self.crossesHundreds(a, step, plus: up) == (split == .carry),
+                  big.accepts3(p, c, a, next) else { continue }
+            return (p, c, a)
+        }
+        fatalError("cannot draw a skip-counting sequence for the \(split.rawValue) split with these ranges")
+    }
+
+    /// A digit d (1-9, once in a) and a number a of two to four digits: the value of d in a.
+    func placeValue(split: Split, rng: inout SplitMix64) -> (d: Int, a: Int, value: Int) {
+        let big = Pool(numbers: grade2, split: split)
+        for _ in 0..<20_000 {
+            let a = big.sample(&rng)
+            let digits = String(a).compactMap { $0.wholeNumberValue }
+            let once = digits.filter { d in d != 0 && digits.filter { $0 == d }.count == 1 }
+            guard a >= 10, !once.isEmpty else { continue }
+            let d = rng.pick(once)
+            let place = digits.count - 1 - digits.firstIndex(of: d)!
+            let value = d * (0..<place).reduce(1) { r, _ in r * 10 }
+            if split == .ood { return (d, a, value) }
+            guard big.accepts3(d, a, value) else { continue }
+            return (d, a, value)
+        }
+        fatalError("cannot draw a place-value question for the \(split.rawValue) split with these ranges")
+    }
+}

@@ -22,23 +22,26 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
     case addSubCheck = "add_sub_check"
     case missingAddend = "missing_addend"
     case wordProblem = "word_problem"
+    case skipCount = "skip_count"
+    case placeValue = "place_value"
 
     /// The grade that teaches the concept.
     public var grade: Int { Concept.grade2.contains(self) ? 2 : 1 }
 
     /// The Grade 2 concepts: sums and differences of two numbers (with carry and borrow), checks of
-    /// such statements, missing addends and one-step word problems.
-    public static let grade2: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem]
+    /// such statements, missing addends, one-step word problems, skip counting and the value of a
+    /// digit.
+    public static let grade2: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue]
 
     /// Every concept taught up to and including `grade`, in `allCases` order.
     public static func upTo(grade: Int) -> [Concept] { allCases.filter { $0.grade <= grade } }
 
     /// Whether the concept has a `carry` split: questions whose carry or borrow crosses into the
     /// hundreds, which no train question does.
-    public var hasCarrySplit: Bool { grade == 2 }
+    public var hasCarrySplit: Bool { grade == 2 && self != .placeValue }
 
     /// The two-number arithmetic concepts whose answer is a number.
-    public static let arithmeticNumber: [Concept] = [.add, .subtract, .missingAddend, .wordProblem]
+    public static let arithmeticNumber: [Concept] = [.add, .subtract, .missingAddend, .wordProblem, .skipCount, .placeValue]
 
     /// The nine yes/no relations on a pair (a, b).
     public static let relations: [Concept] = [
@@ -75,6 +78,8 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
         case .addSubCheck: return "add_sub_check: a statement \"a + c = b\" or \"a - c = b\""
         case .missingAddend: return "missing_addend(c,a) = the number that added to c makes a (a-c)"
         case .wordProblem: return "word_problem: a one-step story whose answer is a+c or a-c"
+        case .skipCount: return "skip_count(p,c,a) = the term after p, c, a counting by a constant step (2a-c)"
+        case .placeValue: return "place_value(d,a) = the value of the digit d in a (the 4 in 347 is 40)"
         }
     }
 

@@ -8,10 +8,10 @@
 
 /// Step-1 ops of a worked solution, in the reasoner's order (`StepOp` in Compute).
 public enum ProgramOp: Int, CaseIterable, Codable, Sendable {
-    case identity, successor, predecessor, add2, subtract2, between, add, subtract
+    case identity, successor, predecessor, add2, subtract2, between, add, subtract, nextTerm, placeValue
 
     /// Whether the op reads a second number (`c` of the sketch).
-    public var isBinary: Bool { self == .add || self == .subtract }
+    public var isBinary: Bool { rawValue >= ProgramOp.add.rawValue }
 }
 
 /// Relations of a worked solution, in the reasoner's order (`Relation` in Compute).
@@ -108,11 +108,20 @@ enum Grammar {
             }
         }
         // A held-out sentence may only recombine words training shows (an unseen word tells a
-        // model nothing); the few that would not are trained on instead.
+        // model nothing); the few that would not are trained on instead. "Training" is that of a
+        // model taught up to the sentence's grade: a Grade 1 model never sees Grade 2's words, so
+        // Grade 2 leaves Grade 1's split exactly as it was.
         while true {
-            var trainWords = Set<String>()
-            for list in table { for p in list where !heldout.contains(p.shape) { trainWords.formUnion(words(p.text)) } }
-            let unseen = table.joined().filter { heldout.contains($0.shape) && !words($0.text).isSubset(of: trainWords) }
+            var unseen: [Phrasing] = []
+            for grade in LessonConfig.grades {
+                var trainWords = Set<String>()
+                for (i, list) in table.enumerated() where Concept.allCases[i].grade <= grade {
+                    for p in list where !heldout.contains(p.shape) { trainWords.formUnion(words(p.text)) }
+                }
+                for (i, list) in table.enumerated() where Concept.allCases[i].grade == grade {
+                    unseen += list.filter { heldout.contains($0.shape) && !words($0.text).isSubset(of: trainWords) }
+                }
+            }
             if unseen.isEmpty { break }
             for p in unseen { heldout.remove(p.shape) }
         }
@@ -186,7 +195,7 @@ enum Grammar {
                                    f("What number is one less than {n}?", .init(.predecessor, "n"))]
         case .countBetween: return [f("Which number comes between {n} and {m}?", .init(.between, "n")),
                                     f("What number is in the middle of {m} and {n}?", .init(.between, "m"))]
-        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue:
             return grade2Fixed(concept).map { f($0.0, $0.1) }
         }
     }
@@ -232,7 +241,7 @@ enum Grammar {
             .init(text: "{x} minus two", id: "minus", np: false),
             .init(text: "{x} take away two", id: "take-away", np: false),
         ]
-        case .identity, .between, .add, .subtract: return []
+        case .identity, .between, .add, .subtract, .nextTerm, .placeValue: return []
         }
     }
 
@@ -286,7 +295,7 @@ enum Grammar {
             ("Does {x} come two steps after {y}?", "x-steps-after"),
         ] + clauses("take SIZE away from {x}", "two").map { ($0.0, "take-" + $0.1) }
             + clauses("count back SIZE from {x}", "two").map { ($0.0, "count-back-" + $0.1) }
-        case .identity, .between, .add, .subtract: return []
+        case .identity, .between, .add, .subtract, .nextTerm, .placeValue: return []
         }
     }
 
@@ -478,7 +487,7 @@ enum Grammar {
                 for (asker, id) in askers { for place in places { add("\(asker) \(place)?", id, place) } }
                 for (command, id) in commands { for place in places { add("\(command) \(place).", id, place) } }
             }
-        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue:
             grade2Phrasings(for: concept, into: &b)
         }
         return b.out

@@ -141,6 +141,16 @@ public struct LessonGenerator: Sendable {
         var values: [Character: Int] = [:]
         let answer: Answer, operands: [Int]
         switch concept {
+        case .skipCount:
+            let (p, c, a) = sequence(split: split, rng: &rng)
+            values = ["p": p, "c": c, "a": a]
+            answer = .number(2 * a - c)
+            operands = [p, c, a]
+        case .placeValue:
+            let (d, a, value) = placeValue(split: split, rng: &rng)
+            values = ["c": d, "a": a]
+            answer = .number(value)
+            operands = [d, a]
         case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
             let sketch = records[concept.index][template].program
             let plus = sketch.op == .add

@@ -20,9 +20,11 @@ public enum PhrasingList {
 
     /// "equal(add_2({a}), {b})" or "successor({n})".
     public static func describe(_ p: ProgramSketch) -> String {
-        let opNames = ["identity", "successor", "predecessor", "add_2", "subtract_2", "between"]
+        let opNames = ["identity", "successor", "predecessor", "add_2", "subtract_2", "between", "add", "subtract",
+                       "next_term", "place_value"]
         let relNames = ["equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten"]
-        let a = p.op == .identity ? "{\(p.a)}" : "\(opNames[p.op.rawValue])({\(p.a)})"
+        let operands = p.c.map { "{\(p.a)}, {\($0)}" } ?? "{\(p.a)}"
+        let a = p.op == .identity ? "{\(p.a)}" : "\(opNames[p.op.rawValue])(\(operands))"
         guard let r = p.relation, let b = p.b else { return a }
         return "\(relNames[r.rawValue])(\(a), {\(b)})"
     }

@@ -189,6 +189,12 @@ extension Question {
         case .subtract, .missingAddend: return o.count == 2 && o[0] >= o[1] ? .number(o[0] - o[1]) : nil
         // Whether the story or statement adds or subtracts is in its words, not its operands.
         case .wordProblem, .addSubCheck: return nil
+        case .skipCount: return o.count == 3 && o[1] - o[0] == o[2] - o[1] && 2 * o[2] - o[1] >= 0 ? .number(2 * o[2] - o[1]) : nil
+        case .placeValue:
+            guard o.count == 2, (1...9).contains(o[0]), o[1] >= 0 else { return nil }
+            let digits = String(o[1]).compactMap { $0.wholeNumberValue }
+            guard let i = digits.firstIndex(of: o[0]) else { return nil }
+            return .number(o[0] * Int(pow(10.0, Double(digits.count - 1 - i))))
         default:
             guard o.count == 2, let truth = concept.holds(o[0], o[1]) else { return nil }
             return truth ? .yes : .no

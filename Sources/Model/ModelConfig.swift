@@ -22,6 +22,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var identityPrior: Float = 2
     /// Commitment weight inside the VQ loss.
     public var vqBeta: Float = 0.25
+    /// The highest grade taught: a Grade 1 model is offered the one-number ops only (Grade 2's
+    /// add, subtract, next_term and place_value stay out of its op softmax).
+    public var grade: Int = 1
 
     public init(vocabSize: Int, digitTokenIds: [Int32]) {
         self.vocabSize = vocabSize

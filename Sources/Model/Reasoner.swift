@@ -10,9 +10,10 @@ extension ConceptModel {
     /// Runs the reasoner; returns dOut: [B, outW] (the answer loss's gradient at out).
     func reasonerForward(out: any DeviceBuffer, rows B: Int, loss: LossSettings, hard: Bool, lossScale: Float) throws -> any DeviceBuffer {
         let cfg = config, be = backend
-        let spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
+        var spec = ReasonerSpec(slots: cfg.slots, places: cfg.places, hard: hard, enabled: reasonerEnabled,
                                 labelSmoothing: loss.labelSmoothing, lambdaStop: loss.lambdaStop,
                                 lambdaEntropy: loss.lambdaEntropy, lossScale: lossScale / Float(B))
+        spec.offeredOps = offeredOps
         let dOut = try ws.get("ctrl.dout", B * cfg.outputWidth)
         try be.reasoner(logits: out, numbers: try ws.get("ids.numbers", B * cfg.slots * cfg.places, .int32),
                         targets: try ws.get("ids.targets", B * 2, .int32), gain: gain.read(), dLogits: dOut,
@@ -20,6 +21,9 @@ extension ConceptModel {
                         trace: try ws.get("reasoner.trace", B * ReasonerSpec.traceWidth, .int32), rows: B, spec: spec)
         return dOut
     }
+
+    /// The ops the model's grade offers (`ModelConfig.grade`).
+    var offeredOps: Int32 { config.grade >= 2 ? ReasonerSpec.allOps : ReasonerSpec.oneNumberOps }
 
     /// The decoder gain's gradient: d(loss)/d(gain) = sum over rows of rowStats[:, 7].
     func reasonerBackward(rows B: Int) throws {
@@ -116,7 +120,8 @@ extension ConceptModel {
             let present = (0..<cfg.slots).map { numbers[(b * cfg.slots + $0) * cfg.places] >= 0 }
             let confidence = Self.programConfidence(row: logits[(b * outW)..<((b + 1) * outW)], present: present,
                                                     slotA: slotA, slotB: slotB, slotC: slotC, unary: unary.rawValue,
-                                                    relation: Int(trace[TW * b + 3]), isNumber: r[4] > 0.5, slots: cfg.slots)
+                                                    relation: Int(trace[TW * b + 3]), isNumber: r[4] > 0.5, slots: cfg.slots,
+                                                    offeredOps: offeredOps)
             preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t,
                                     programConfidence: confidence, codeDistances: distances.map { $0[b] }))
         }
@@ -129,7 +134,8 @@ extension ConceptModel {
     /// `Prediction.programConfidence`); pointers are normalised over the slots holding a number.
     /// row: [outW], one question's controller output.
     static func programConfidence(row: ArraySlice<Float>, present: [Bool], slotA: Int, slotB: Int, slotC: Int,
-                                  unary: Int, relation: Int, isNumber: Bool, slots S: Int) -> Float {
+                                  unary: Int, relation: Int, isNumber: Bool, slots S: Int,
+                                  offeredOps: Int32 = ReasonerSpec.allOps) -> Float {
         let r = Array(row)
         func prob(_ lo: Int, _ count: Int, _ chosen: Int, allowed: (Int) -> Bool = { _ in true }) -> Float {
             guard chosen >= 0, chosen < count, allowed(chosen) else { return 0 }
@@ -140,7 +146,7 @@ extension ConceptModel {
         }
         let U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
         var p = prob(0, S, slotA) { present[$0] }
-        p *= prob(3 * S, U, unary)
+        p *= prob(3 * S, U, unary) { (offeredOps >> $0) & 1 != 0 }
         if StepOp(rawValue: unary)?.isBinary == true { p *= prob(2 * S, S, slotC) { present[$0] } }
         if !isNumber {
             p *= prob(S, S, slotB) { present[$0] }

@@ -45,7 +45,7 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
     /// The column method for a + c or a - c, one line per place, ones first: "ones: 7 + 8 = 15,
     /// write 5, carry 1"; a last line with the result (or why there is none).
     public static func workedColumns(_ a: Int, _ c: Int, op: StepOp) -> [String] {
-        guard op.isBinary, a >= 0, c >= 0 else { return [] }
+        guard op == .add || op == .subtract, a >= 0, c >= 0 else { return [] }
         let names = ["ones", "tens", "hundreds", "thousands", "ten thousands"]
         let add = op == .add
         var lines: [String] = [], x = a, y = c, carry = 0, place = 0, result = 0, scale = 1
@@ -86,10 +86,10 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
 
 /// Step 1 of a program: a NUM op on the first operand (and, for add and subtract, a second one).
 public enum StepOp: Int, CaseIterable, Sendable {
-    case identity, successor, predecessor, add2, subtract2, between, add, subtract
+    case identity, successor, predecessor, add2, subtract2, between, add, subtract, nextTerm, placeValue
 
     /// Whether the op reads a second operand (pointer C).
-    public var isBinary: Bool { self == .add || self == .subtract }
+    public var isBinary: Bool { rawValue >= StepOp.add.rawValue }
 
     public var name: String {
         switch self {
@@ -101,6 +101,8 @@ public enum StepOp: Int, CaseIterable, Sendable {
         case .between: return "between"
         case .add: return "add"
         case .subtract: return "subtract"
+        case .nextTerm: return "next_term"
+        case .placeValue: return "place_value"
         }
     }
 
@@ -120,6 +122,12 @@ public enum StepOp: Int, CaseIterable, Sendable {
         case .add, .subtract:
             guard let c = second else { return nil }
             return x.combining(c, sign: self == .add ? 1 : -1)
+        case .nextTerm:
+            guard let c = second else { return nil }
+            return x.combining(x, sign: 1)?.combining(c, sign: -1)
+        case .placeValue:
+            guard let c = second, (1...9).contains(c.value), let p = x.digits.indices.last(where: { x.digits[$0] == c.value }) else { return nil }
+            return Digits(digits: x.digits.indices.map { $0 == p ? c.value : 0 })
         }
     }
 }

@@ -147,6 +147,8 @@ public struct AbstentionPolicy: Sendable, Equatable {
             case .between: a + 1
             case .add: t.operandC.map { a + $0 }
             case .subtract: t.operandC.map { a - $0 }
+            case .nextTerm: t.operandC.map { 2 * a - $0 }
+            case .placeValue: nil
             }
             let top = Int(pow10(places)) - 1
             if let value, value < 0 || value > top {

@@ -34,6 +34,18 @@ public enum Diagnostics {
                 if answer / 10 != n / 10 { out.append("tens_boundary") }
                 if answer / 100 != n / 100 { out.append("hundreds_boundary") }
             }
+        case .skipCount:
+            if o.count == 3 {
+                let step = o[2] - o[1]
+                out.append("step_\(abs(step))")
+                out.append(step > 0 ? "counts_up" : "counts_down")
+                if LessonGenerator.crossesHundreds(o[2], abs(step), plus: step > 0) { out.append("regroup_hundreds") }
+            }
+        case .placeValue:
+            if o.count == 2, let i = String(o[1]).firstIndex(of: Character(String(o[0]))) {
+                let place = String(o[1]).distance(from: i, to: String(o[1]).endIndex) - 1
+                out.append(["ones", "tens", "hundreds", "thousands"][min(place, 3)] + "_place")
+            }
         case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
             // The column method's categories: which places carry or borrow.
             if o.count >= 2, let program = q.program {

@@ -117,6 +117,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         c.vqHeads = vqHeads
         c.vqStages = vqStages
         c.controllerHidden = controllerHidden
+        c.grade = grade
         return c
     }
 

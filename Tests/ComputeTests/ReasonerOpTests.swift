@@ -60,7 +60,7 @@ struct ReasonerReference {
         // between (op 5) is offered only when two numbers of the question are two apart.
         let present2 = numbers.compactMap { $0 }
         let offersBetween = present2.contains { a in present2.contains { $0 == a + 2 } }
-        let opOffered = (0..<U).map { $0 != 5 || offersBetween }
+        let opOffered = (0..<U).map { (spec.offeredOps >> $0) & 1 != 0 && ($0 != 5 || offersBetween) }
         let la = Array(x[oA..<oB]), lb = Array(x[oB..<oC]), lc = Array(x[oC..<oU]), lu = Array(x[oU..<oR]), lr = Array(x[oR..<oStop])
         let tA = Self.argmax(la, present), tB = Self.argmax(lb, present), tU = Self.argmax(lu, opOffered), tR = Self.argmax(lr, relOffered)
         let tC = Self.argmax(lc, present)
@@ -86,10 +86,19 @@ struct ReasonerReference {
                 : (valid(n - 2) != nil && others.contains(n - 2) ? n - 1 : nil)
             return Self.deltas.map { valid(n + $0) } + [between]
         }
-        // Ops 6 and 7: n_i + n_c and n_i - n_c for every slot c, as integers.
+        // Ops 6-9 for every slot c, as integers: a + c, a - c, 2a - c (with 2a itself held in
+        // the places), and the value of digit c at the highest place of a holding it.
         func binary(_ k: Int, _ i: Int, _ c: Int) -> Int? {
             guard let a = numbers[i], let b = numbers[c] else { return nil }
-            let v = k == 6 ? a + b : a - b
+            let v: Int
+            switch k {
+            case 6: v = a + b
+            case 7: v = a - b
+            case 8: guard 2 * a < limit else { return nil }; v = 2 * a - b
+            default:
+                guard (1...9).contains(b), let p = (0..<P).reversed().first(where: { digit(a, $0) == b }) else { return nil }
+                v = b * (0..<p).reduce(1) { r, _ in r * 10 }
+            }
             return (0..<limit).contains(v) ? v : nil
         }
         /// Every step-1 result of slot i and op k with its weight factor from pointer C (1 for
@@ -381,6 +390,9 @@ struct ReasonerChecks {
             // Random masks (at least one relation offered).
             spec.relationMask = Int32.random(in: 1...ReasonerSpec.allRelations, using: &rng)
             spec.boolOpMask = Int32.random(in: 0...ReasonerSpec.allOps, using: &rng)
+            spec.offeredOps = Int32.random(in: 1...ReasonerSpec.allOps, using: &rng)
+            try check(spec, rows: 48, "random masks \(spec.relationMask)/\(spec.boolOpMask)/\(spec.offeredOps), hard \(hard)")
+            spec.offeredOps = ReasonerSpec.oneNumberOps
             try check(spec, rows: 48, "random masks \(spec.relationMask)/\(spec.boolOpMask), hard \(hard)")
         }
         // A masked relation gets no weight and no gradient.

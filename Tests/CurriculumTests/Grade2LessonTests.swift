@@ -17,21 +17,30 @@ final class Grade2LessonTests: XCTestCase {
         let g2 = generator.grade2, grade1Top = generator.trainRange.upperBound
         var rng = SplitMix64(seed: seed &+ 11)
         for split in Split.allCases {
-            let qs = generator.generate(split: split, count: 2500, concepts: Concept.grade2, rng: &rng)
-            XCTAssertEqual(qs.count, 2500, split.rawValue)
+            let qs = generator.generate(split: split, count: 2800, concepts: Concept.grade2, rng: &rng)
+            XCTAssertEqual(qs.count, split == .carry ? 2800 : 2800, split.rawValue)
+            XCTAssertEqual(Set(qs.map(\.concept)), Set(Concept.grade2.filter { split != .carry || $0.hasCarrySplit }), split.rawValue)
             for q in qs {
                 let tag = "seed \(seed): \(split.rawValue) \(q.concept.rawValue) \"\(q.text)\" (\(q.answer.string))"
                 guard let reading = Oracle.reading(q) else { XCTFail("\(tag): no phrasing reads it"); continue }
                 XCTAssertEqual(reading.answer, q.answer, "\(tag): the oracle disagrees")
                 XCTAssertEqual(reading.programAnswer, q.answer, "\(tag): the worked solution disagrees")
                 XCTAssertEqual(reading.heldoutPhrasing, split.usesHeldoutPhrasings, "\(tag): wrong kind of phrasing")
-                let (shown, result, plus) = numbers(q)
-                let a = q.operands[0], c = q.operands[1]
+                var (shown, result, plus) = numbers(q)
+                var a = q.operands[0], c = q.operands[1]
                 XCTAssertEqual(Set(shown), Set(q.operands), "\(tag): the text shows other numbers than the operands")
                 // 10 and 100 in "10 more than 347" are the lesson's constants, not drawn numbers.
-                let constant = (c == 10 || c == 100) && a > grade1Top
-                let drawn = [a] + (constant ? [] : [c]) + q.operands.dropFirst(2)
-                let crosses = LessonGenerator.crossesHundreds(a, c, plus: plus)
+                var constant = (c == 10 || c == 100) && a > grade1Top
+                if q.concept == .skipCount {
+                    // p, c, a counting by a step: the next term is a + step.
+                    let step = q.operands[2] - q.operands[1]
+                    XCTAssertTrue([2, 5, 10, 100].contains(abs(step)) && q.operands[1] - q.operands[0] == step, "\(tag): not a skip count")
+                    (a, c, plus, result, constant) = (q.operands[2], abs(step), step > 0, q.operands[2] + step, true)
+                } else if q.concept == .placeValue {
+                    (a, c, plus, result, constant) = (q.operands[1], q.operands[0], true, q.answer.number ?? -1, false)
+                }
+                let drawn = q.concept == .skipCount ? q.operands : [a] + (constant ? [] : [c]) + q.operands.dropFirst(2)
+                let crosses = q.concept == .placeValue ? false : LessonGenerator.crossesHundreds(a, c, plus: plus)
                 switch split {
                 case .train, .phrasing, .fixed, .carry:
                     XCTAssertTrue((drawn + [result]).allSatisfy { g2.trainRange.contains($0) && !g2.isHeldout($0) },
@@ -43,6 +52,7 @@ final class Grade2LessonTests: XCTestCase {
                     XCTAssertFalse(crosses, "\(tag): carries into the hundreds")
                 case .ood:
                     XCTAssertTrue(g2.oodRange.contains(a), "\(tag): a is not out of range")
+                    _ = shown
                 }
             }
         }
@@ -95,6 +105,10 @@ final class Grade2LessonTests: XCTestCase {
         XCTAssertEqual(q(.add, [47, 38], .number(0)).expectedAnswer, .number(85))
         XCTAssertEqual(q(.subtract, [52, 17], .number(0)).expectedAnswer, .number(35))
         XCTAssertEqual(q(.missingAddend, [15, 7], .number(0)).expectedAnswer, .number(8))
+        XCTAssertEqual(q(.skipCount, [15, 20, 25], .number(0)).expectedAnswer, .number(30))
+        XCTAssertEqual(q(.skipCount, [50, 40, 30], .number(0)).expectedAnswer, .number(20))
+        XCTAssertEqual(q(.placeValue, [4, 347], .number(0)).expectedAnswer, .number(40))
+        XCTAssertEqual(q(.placeValue, [3, 347], .number(0)).expectedAnswer, .number(300))
         XCTAssertNil(q(.wordProblem, [15, 7], .number(0)).expectedAnswer)
     }
 

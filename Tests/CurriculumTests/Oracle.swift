@@ -35,6 +35,12 @@ enum Oracle {
         switch op {
         case .add: return second.map { x + $0 }
         case .subtract: return second.flatMap { x - $0 >= 0 ? x - $0 : nil }
+        case .nextTerm: return second.flatMap { 2 * x - $0 >= 0 ? 2 * x - $0 : nil }
+        case .placeValue:
+            guard let d = second, (1...9).contains(d) else { return nil }
+            let digits = String(x).map { Int(String($0))! }
+            guard let i = digits.firstIndex(of: d) else { return nil }
+            return d * Int(pow(10.0, Double(digits.count - 1 - i)))
         case .identity: return x
         case .successor: return x + 1
         case .predecessor: return x - 1
@@ -94,6 +100,15 @@ enum Oracle {
                 let n = v["n"]!, m = v["m"]!
                 guard m == n + 2 else { continue }
                 out.append(Reading(answer: .number(n + 1), programAnswer: programAnswer, operands: [n, m], heldoutPhrasing: held))
+            case .skipCount:
+                guard let p = v["p"], let c = v["c"], let a = v["a"], c - p == a - c, 2 * a - c >= 0 else { continue }
+                out.append(Reading(answer: .number(2 * a - c), programAnswer: programAnswer, operands: [p, c, a], heldoutPhrasing: held))
+            case .placeValue:
+                guard let d = v["c"], let a = v["a"] else { continue }
+                let digits = String(a).compactMap { $0.wholeNumberValue }
+                guard digits.filter({ $0 == d }).count == 1, let i = digits.firstIndex(of: d) else { continue }
+                let value = d * Int(pow(10.0, Double(digits.count - 1 - i)))
+                out.append(Reading(answer: .number(value), programAnswer: programAnswer, operands: [d, a], heldoutPhrasing: held))
             case .add, .subtract, .missingAddend, .wordProblem, .addSubCheck:
                 // From the words, not the phrasing's program: which operation the sentence names.
                 guard let a = v["a"], let c = v["c"] else { continue }

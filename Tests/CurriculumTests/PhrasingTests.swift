@@ -111,3 +111,25 @@ final class PhrasingTests: XCTestCase {
         }
     }
 }
+
+final class WordBagTests: XCTestCase {
+    /// The relation and STOP are read from the bag of a sentence's words (Docs/ARCHITECTURE.md,
+    /// "Word reader"), so two train phrasings with the same bag must ask for the same relation
+    /// (or both for a number): otherwise no reader of that kind can learn both.
+    func testSameWordsSameRelation() {
+        var seen: [String: (String, String)] = [:]
+        var clashes: [String] = []
+        for c in Concept.allCases {
+            for (i, p) in Templates.records(c).enumerated() where !Templates.isHeldout(i, concept: c) {
+                let bag = Tokenizer.pieces(p.text.replacingOccurrences(of: "{", with: " ").replacingOccurrences(of: "}", with: " "))
+                    .compactMap(\.word).filter { $0.count > 1 }.sorted().joined(separator: " ")
+                let relation = p.program.relation.map { "\($0)" } ?? "number"
+                if let (other, text) = seen[bag], other != relation {
+                    clashes.append("\"\(p.text)\" (\(relation)) and \"\(text)\" (\(other))")
+                }
+                seen[bag] = (relation, p.text)
+            }
+        }
+        XCTAssertEqual(clashes, [], "\(clashes.count) word-bag clashes")
+    }
+}

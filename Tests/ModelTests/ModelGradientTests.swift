@@ -38,8 +38,8 @@ final class ModelGradientTests: XCTestCase {
     /// The model (word reader, pointer controller, VQ, controller, reasoner) on answers alone.
     func testWholeModelGradients() throws { try checkWholeModelGradients(programs: false) }
 
-    /// The same with worked solutions: the program cross-entropy adds into the controller's
-    /// gradient, and the pointer-entropy penalty is on.
+    /// The same with worked solutions, for a Grade 2 model (the binary ops and pointer C
+    /// offered): the program cross-entropy adds into the controller's gradient.
     func testWholeModelGradientsWithWorkedSolutions() throws { try checkWholeModelGradients(programs: true) }
 
     func checkWholeModelGradients(programs: Bool) throws {
@@ -50,6 +50,7 @@ final class ModelGradientTests: XCTestCase {
         var cfg = ModelConfig(vocabSize: 24, digitTokenIds: Self.digitIds)
         cfg.maxLen = 16; cfg.dModel = 16; cfg.heads = 2; cfg.layers = 2; cfg.codes = 4; cfg.codeDim = 4
         cfg.controllerHidden = 12
+        cfg.grade = programs ? 2 : 1
         let be = CPUBackend(threads: 1)
         // A question whose encoding sits within ~1e-4 of a VQ boundary makes every encoder
         // tensor's difference cross it; then the check draws fresh weights and questions (up
@@ -134,6 +135,11 @@ final class ModelGradientTests: XCTestCase {
             XCTAssertEqual(StepOp.add.apply(da, second: dc)?.value, a + c < 10000 ? a + c : nil, "\(a) + \(c)")
             XCTAssertEqual(StepOp.subtract.apply(da, second: dc)?.value, a >= c ? a - c : nil, "\(a) - \(c)")
             XCTAssertNil(StepOp.add.apply(da), "add without a second operand")
+            XCTAssertEqual(StepOp.nextTerm.apply(da, second: dc)?.value, 2 * a >= c ? 2 * a - c : nil, "next after \(c), \(a)")
+            let d = Int(rng.next() % 10), dd = Digits(d, places: 4)!
+            let highest = String(a).firstIndex(of: Character(String(d))).map { String(a).distance(from: $0, to: String(a).endIndex) - 1 }
+            XCTAssertEqual(StepOp.placeValue.apply(da, second: dd)?.value,
+                           d == 0 ? nil : highest.map { d * Int(pow(10.0, Double($0))) }, "the \(d) in \(a)")
             XCTAssertEqual(Digits.workedColumns(a, c, op: .add).last, "= \(a + c)")
             if a >= c { XCTAssertEqual(Digits.workedColumns(a, c, op: .subtract).last, "= \(a - c)", "\(a) - \(c)") }
             else { XCTAssertTrue(Digits.workedColumns(a, c, op: .subtract).last?.contains("no whole-number answer") == true, "\(a) - \(c)") }
