@@ -132,6 +132,15 @@ public struct AbstentionPolicy: Sendable, Equatable {
            let partner = numbers.indices.first(where: { !read.contains($0) && abs(numbers[$0] - numbers[t.slotA]) == 2 }) {
             read.insert(partner)
         }
+        // "next_term" continues a sequence: the terms before C that keep its step are read too
+        // (15, 20, 25: next_term(25, 20) reads 15 = 20 - 5).
+        if t.unary == .nextTerm && t.slotA < numbers.count && t.slotC < numbers.count {
+            var (later, earlier) = (numbers[t.slotA], numbers[t.slotC])
+            while let k = numbers.indices.first(where: { !read.contains($0) && numbers[$0] == 2 * earlier - later }) {
+                read.insert(k)
+                (later, earlier) = (earlier, numbers[k])
+            }
+        }
         if let unread = numbers.indices.first(where: { !read.contains($0) }) {
             let step = t.unary.isBinary ? "\(t.unary.name)(A, C)" : "\(t.unary.name)(A)"
             let program = p.isNumber ? step : "\(t.relation.name)(\(step), B)"

@@ -25,6 +25,17 @@ final class AbstentionTests: XCTestCase {
         policy.check(text: text, encoded: tokenizer.encode(text, maxLength: 48), prediction: p)?.rule
     }
 
+    /// next_term reads the terms before C that keep the step; a number off the sequence is unread.
+    func testSequenceReadsItsEarlierTerms() {
+        func next(_ slotA: Int, _ slotC: Int, _ a: Int, _ c: Int) -> Prediction {
+            let t = ReasoningTrace(operandA: a, operandB: nil, slotA: slotA, slotB: 0, unary: .nextTerm, relation: .equal,
+                                   pStop: 1, codes: [], operandC: c, slotC: slotC)
+            return Prediction(isNumber: true, yes: false, pYes: 0, number: 2 * a - c, trace: t, programConfidence: 1)
+        }
+        XCTAssertNil(programRule("What comes next: 15, 20, 25?", next(2, 1, 25, 20)))
+        XCTAssertEqual(programRule("What comes next: 16, 20, 25?", next(2, 1, 25, 20)), .unreadNumber)
+    }
+
     func testTextRules() {
         XCTAssertEqual(textRule("banana"), .unknownWords)
         XCTAssertEqual(textRule("Is the parity the same?"), .noNumber)
