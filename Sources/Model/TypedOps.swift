@@ -63,7 +63,9 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
                     lines.append("\(name): \(shown) is below zero and there is nothing to borrow from: no whole-number answer")
                     return lines
                 }
-                lines.append("\(name): \(shown) < 0, borrow 1 ten: \(s + 10), write \(s + 10)")
+                let next = place + 1 < names.count ? names[place + 1] : "next place"
+                let borrowed = carry == 0 ? "\(dx + 10) - \(dy)" : "\(dx + 10) - \(dy) - \(carry)"
+                lines.append("\(name): \(shown) < 0, borrow 1 from the \(next): \(borrowed) = \(s + 10), write \(s + 10)")
                 result += (s + 10) * scale; carry = 1
             } else {
                 lines.append("\(name): \(shown) = \(s), write \(s)")
