@@ -2,10 +2,26 @@ import XCTest
 @testable import Curriculum
 
 final class QuestionFileTests: XCTestCase {
-    func testRoundTrip() throws {
-        let generator = LessonGenerator(config: LessonConfig(seed: 5))
+    func testRoundTrip() throws { try roundTrip(grade: 1, split: .ood) }
+
+    /// Grade 2 questions (carry split included) write, read back, and pass the oracle check.
+    func testGrade2RoundTrip() throws {
+        try roundTrip(grade: 2, split: .carry)
+        let generator = LessonGenerator(config: LessonConfig(seed: 5, grade: 2))
         var rng = SplitMix64(seed: freshSeed())
-        var questions = generator.generate(split: .ood, count: 200, rng: &rng)
+        let qs = generator.generate(split: .heldout, count: 400, concepts: Concept.grade2, rng: &rng)
+        let (kept, messages) = QuestionFile.checkAnswers(qs.enumerated().map { ($0.offset + 1, $0.element) }, file: "g2.jsonl")
+        XCTAssertEqual(kept.count, qs.count, messages.joined(separator: "; "))
+        var wrong = qs.filter { $0.concept == .add }
+        wrong[0].answer = .number((wrong[0].answer.number ?? 0) + 10)
+        XCTAssertEqual(QuestionFile.checkAnswers(wrong.enumerated().map { ($0.offset + 1, $0.element) }, file: "g2.jsonl").kept.count,
+                       wrong.count - 1, "a wrong sum is caught")
+    }
+
+    func roundTrip(grade: Int, split: Split) throws {
+        let generator = LessonGenerator(config: LessonConfig(seed: 5, grade: grade))
+        var rng = SplitMix64(seed: freshSeed())
+        var questions = generator.generate(split: split, count: 200, rng: &rng)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("curriculum-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: url) }
         try QuestionFile.write(questions, to: url)
@@ -15,7 +31,7 @@ final class QuestionFileTests: XCTestCase {
         // Lines are in the documented key order.
         let firstLine = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")[0]
         XCTAssertTrue(firstLine.hasPrefix("{\"question\": \""), String(firstLine))
-        XCTAssertTrue(firstLine.contains("\"split\": \"ood\"}"))
+        XCTAssertTrue(firstLine.contains("\"split\": \"\(split.rawValue)\"}"))
         // JSONDecoder reads the same lines.
         let decoded = try JSONDecoder().decode(Question.self, from: Data(firstLine.utf8))
         XCTAssertEqual(decoded, questions[0])
