@@ -92,7 +92,9 @@ extension Grammar {
         ("Skip count: {p}, {c}, {a}. What comes next?", "skip-count"),
         ("Counting on: {p}, {c}, {a}. What number is next?", "counting-on"),
         ("What number follows {p}, {c}, {a}?", "follows"), ("What is the next number after {p}, {c}, {a}?", "next-after"),
-        ("Tell me the next number: {p}, {c}, {a}.", "tell-next"),
+        ("Tell me the next number: {p}, {c}, {a}.", "tell-next"), ("Look at {p}, {c}, {a}. What comes next?", "look"),
+        ("Find the next number: {p}, {c}, {a}.", "find-next"), ("The pattern is {p}, {c}, {a}. What is next?", "pattern-is"),
+        ("What is the next term after {p}, {c}, {a}?", "next-term"),
     ]
 
     /// The value of a digit: `{c}` is the digit, `{a}` the number.
@@ -101,6 +103,10 @@ extension Grammar {
         ("How much is the {c} in {a} worth?", "how-much-worth"), ("What value does the {c} have in {a}?", "value-does"),
         ("In {a}, what is the value of the {c}?", "in-first"), ("What is the value of the digit {c} in {a}?", "digit"),
         ("In the number {a}, what is the {c} worth?", "in-number"), ("Tell me the value of the {c} in {a}.", "tell"),
+        ("What is the {c} worth in {a}?", "worth-in"), ("How much is the {c} in {a}?", "how-much"),
+        ("What does the {c} in {a} stand for?", "stand-for"), ("In {a}, how much is the {c} worth?", "in-how-much"),
+        ("Tell me what the {c} in {a} is worth.", "tell-worth"), ("What is the {c} in the number {a} worth?", "in-the-number-worth"),
+        ("Find the value of the {c} in {a}.", "find"), ("The {c} in {a} is worth how much?", "is-worth-how-much"),
     ]
 
     static func grade2Phrasings(for concept: Concept, into b: inout Builder) {
