@@ -14,6 +14,7 @@ public struct Abstention: Sendable, Equatable, Codable {
         case decimalNumber = "decimal_number"
         case tooManyNumbers = "too_many_numbers"
         case unreadNumber = "unread_number"
+        case numberReadTwice = "number_read_twice"
         case answerOutOfRange = "answer_out_of_range"
         case noStep = "no_step"
         case unsureProgram = "unsure_program"
@@ -140,6 +141,11 @@ public struct AbstentionPolicy: Sendable, Equatable {
                 read.insert(k)
                 (later, earlier) = (earlier, numbers[k])
             }
+        }
+        // Every two-number op combines two numbers the question names; one number read twice
+        // ("What is ten less than 27?" as subtract(27, 27)) is a question the op does not fit.
+        if t.unary.isBinary && t.slotA == t.slotC && t.slotA < numbers.count {
+            return Abstention(rule: .numberReadTwice, reason: "the only program I can run for it, \(t.unary.name)(A, C), would use \(numbers[t.slotA]) twice; it needs two numbers")
         }
         if let unread = numbers.indices.first(where: { !read.contains($0) }) {
             let step = t.unary.isBinary ? "\(t.unary.name)(A, C)" : "\(t.unary.name)(A)"

@@ -34,6 +34,8 @@ final class AbstentionTests: XCTestCase {
         }
         XCTAssertNil(programRule("What comes next: 15, 20, 25?", next(2, 1, 25, 20)))
         XCTAssertEqual(programRule("What comes next: 16, 20, 25?", next(2, 1, 25, 20)), .unreadNumber)
+        // A two-number op on one number read twice.
+        XCTAssertEqual(programRule("What is ten less than 27?", next(0, 0, 27, 27)), .numberReadTwice)
     }
 
     func testTextRules() {
