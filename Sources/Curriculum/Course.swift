@@ -18,11 +18,25 @@ public struct Course: Codable, Equatable, Sendable {
         public var maxSteps: Int
         /// Share of each batch drawn from the earlier levels' concepts, so they are not forgotten.
         public var replay: Double
+        /// Share of each batch drawn from the later levels' concepts (0 = the level gates them
+        /// out): levels interleaved, the current one emphasised.
+        public var preview: Double = 0
 
-        enum CodingKeys: String, CodingKey { case name, concepts, mastery, maxSteps = "max_steps", replay }
+        enum CodingKeys: String, CodingKey { case name, concepts, mastery, maxSteps = "max_steps", replay, preview }
 
-        public init(name: String, concepts: [Concept], mastery: Double, maxSteps: Int, replay: Double) {
+        public init(name: String, concepts: [Concept], mastery: Double, maxSteps: Int, replay: Double, preview: Double = 0) {
             self.name = name; self.concepts = concepts; self.mastery = mastery; self.maxSteps = maxSteps; self.replay = replay
+            self.preview = preview
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            concepts = try c.decode([Concept].self, forKey: .concepts)
+            mastery = try c.decode(Double.self, forKey: .mastery)
+            maxSteps = try c.decode(Int.self, forKey: .maxSteps)
+            replay = try c.decode(Double.self, forKey: .replay)
+            preview = try c.decodeIfPresent(Double.self, forKey: .preview) ?? 0
         }
     }
 
@@ -117,6 +131,12 @@ public struct Course: Codable, Equatable, Sendable {
             if level.maxSteps < 1 { throw fail("field \(at).max_steps is \(level.maxSteps) (expected a whole number >= 1)") }
             if !(level.replay >= 0 && level.replay < 1) { throw fail("field \(at).replay is \(level.replay) (expected 0 <= replay < 1)") }
             if i == 0 && level.replay > 0 { throw fail("field \(at).replay is \(level.replay) (the first level has nothing to replay; expected 0)") }
+            if !(level.preview >= 0 && level.replay + level.preview < 1) {
+                throw fail("field \(at).preview is \(level.preview) (expected 0 <= preview and replay + preview < 1)")
+            }
+            if i == levels.count - 1 && level.preview > 0 {
+                throw fail("field \(at).preview is \(level.preview) (the last level has nothing to preview; expected 0)")
+            }
         }
     }
 
@@ -125,9 +145,9 @@ public struct Course: Codable, Equatable, Sendable {
         var out = "course \(name)\(description.map { ": \($0)" } ?? "")\nmastery checked every \(checkEvery) steps; "
             + (focus > 0 ? String(format: "focus loop: %.0f%% of each batch on the weakest diagnostic cells\n", focus * 100) : "focus loop off\n")
         for (i, l) in levels.enumerated() {
-            out += String(format: "level %d  %@\n  concepts: %@\n  mastery %.2f on held-out numbers and phrasings, at most %d steps, replay %.0f%%\n",
+            out += String(format: "level %d  %@\n  concepts: %@\n  mastery %.2f on held-out numbers and phrasings, at most %d steps, replay %.0f%%, preview %.0f%%\n",
                           i + 1, l.name as NSString, l.concepts.map(\.rawValue).joined(separator: ", ") as NSString,
-                          l.mastery, l.maxSteps, l.replay * 100)
+                          l.mastery, l.maxSteps, l.replay * 100, l.preview * 100)
         }
         return out
     }

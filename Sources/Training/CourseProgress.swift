@@ -51,8 +51,8 @@ public struct LevelRecord: Codable, Equatable, Sendable {
 
 extension Trainer {
     /// This step's questions under a course: the current level's concepts, with the level's
-    /// replay share drawn from the earlier levels' concepts; every course concept once all
-    /// levels are done.
+    /// replay share drawn from the earlier levels' concepts and its preview share from the later
+    /// levels'; every course concept once all levels are done.
     func courseQuestions(_ course: Course, count: Int) -> [Question] {
         let p = courseProgress
         guard p.level < course.levels.count else {
@@ -66,9 +66,12 @@ extension Trainer {
         let earlier = Course(name: course.name, checkEvery: course.checkEvery, levels: Array(course.levels.prefix(p.level))).concepts
         let focused = focusQuestions(course, count: count)
         let rest = count - focused.count
+        let later = Course(name: course.name, checkEvery: course.checkEvery, levels: Array(course.levels.dropFirst(p.level + 1))).concepts
         let replay = earlier.isEmpty ? 0 : Int((Double(rest) * level.replay).rounded())
-        var questions = generator.generate(split: .train, count: rest - replay, concepts: level.concepts, rng: &dataRNG)
+        let preview = later.isEmpty ? 0 : Int((Double(rest) * level.preview).rounded())
+        var questions = generator.generate(split: .train, count: rest - replay - preview, concepts: level.concepts, rng: &dataRNG)
         if replay > 0 { questions += generator.generate(split: .train, count: replay, concepts: earlier, rng: &dataRNG) }
+        if preview > 0 { questions += generator.generate(split: .train, count: preview, concepts: later, rng: &dataRNG) }
         questions += focused
         dataRNG.shuffle(&questions)
         return questions

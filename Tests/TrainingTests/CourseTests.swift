@@ -72,6 +72,20 @@ final class CourseTests: XCTestCase {
         XCTAssertEqual(Set(qs.map(\.concept)), Set(Self.counting + Self.relations), "after the last level: the whole course")
     }
 
+    /// A level's preview share comes from the later levels (interleaving instead of gating).
+    func testPreviewShareComesFromLaterLevels() throws {
+        let dir = try makeTempDir()
+        var c = course(firstBar: 0.9, secondBar: 0.9, replay: 0.25)
+        c.levels[0].preview = 0.4
+        try c.validate(name: "test")
+        let t = try Trainer(options: options(c, seed: 5, dir: dir), backend: CPUBackend(threads: 1))
+        let qs = t.courseQuestions(t.options.course!, count: 200)
+        XCTAssertEqual(qs.filter { Self.relations.contains($0.concept) }.count, 80, "40% preview of level 2")
+        XCTAssertEqual(qs.filter { Self.counting.contains($0.concept) }.count, 120)
+        c.levels[1].preview = 0.2
+        XCTAssertThrowsError(try c.validate(name: "test"), "the last level has nothing to preview")
+    }
+
     /// 10 steps straight and 5 + checkpoint + resume + 5 (mid-level, after a level change) give
     /// bitwise-equal weights, losses and course progress.
     func testResumeMidCourseIsBitIdentical() throws {
