@@ -121,6 +121,17 @@ void rs_unary(const int* nums, int slots, int slot, int places, const int* prese
     }
 }
 
+// The result of step-1 op k on slot i (and slot c for a binary op), in u (filled by rs_unary for
+// slot i) or pair; 0 where it has no value.
+const int* rs_result(int k, int i, int c, const int* nums, int PL, const int* present, const int* u,
+                     const int* uValid, int* pair, int* work) {
+    if (k >= FIRST_BINARY) {
+        if (!present[c] || !rs_binary(k, nums + i * PL, nums + c * PL, PL, pair, work)) return 0;
+        return pair;
+    }
+    return uValid[k] ? u + k * MAX_PLACES : 0;
+}
+
 // out = p * (dp - sum(p * dp)): the logits' gradient of a softmax group.
 void rs_softmax_backward(const float* p, const float* dp, int n, __global float* out) {
     float dot = 0.0f;
@@ -199,17 +210,10 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                 int binary = k >= FIRST_BINARY;
                 int cn = binary ? NS : 1;
                 for (int c = 0; c < cn; ++c) {
-                    const int* v;
-                    float wc = 1.0f;
-                    if (binary) {
-                        if (!present[c] || !(piC[c] > 0.0f || !hard)) continue;
-                        if (!rs_binary(k, nums + i * PL, nums + c * PL, PL, pair, work)) continue;
-                        v = pair;
-                        wc = piC[c];
-                    } else {
-                        if (!uValid[k]) continue;
-                        v = u + k * MAX_PLACES;
-                    }
+                    if (binary && hard && !(piC[c] > 0.0f)) continue;
+                    const int* v = rs_result(k, i, c, nums, PL, present, u, uValid, pair, work);
+                    if (!v) continue;
+                    float wc = binary ? piC[c] : 1.0f;
                     float w = piA[i] * wU[k] * wc;
                     for (int pl = 0; pl < PL; ++pl) dist[pl * 10 + v[pl]] += w;
                     if (!((boolOpMask >> k) & 1)) continue;
@@ -322,17 +326,9 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                 int binary = k >= FIRST_BINARY;
                 int cn = binary ? NS : 1;
                 for (int c = 0; c < cn; ++c) {
-                    const int* v;
-                    float wc = 1.0f;
-                    if (binary) {
-                        if (!present[c]) continue;
-                        if (!rs_binary(k, nums + i * PL, nums + c * PL, PL, pair, work)) continue;
-                        v = pair;
-                        wc = piC[c];
-                    } else {
-                        if (!uValid[k]) continue;
-                        v = u + k * MAX_PLACES;
-                    }
+                    const int* v = rs_result(k, i, c, nums, PL, present, u, uValid, pair, work);
+                    if (!v) continue;
+                    float wc = binary ? piC[c] : 1.0f;
                     float sum = 0.0f;
                     for (int q = 0; q < PL; ++q) sum += dDist[q * 10 + v[q]];
                     dpiA[i] += wU[k] * wc * sum;

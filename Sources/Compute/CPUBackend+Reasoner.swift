@@ -290,6 +290,19 @@ extension CPUBackend {
         }
     }
 
+    /// The result of step-1 op k on slot i (and slot c for a binary op), in s.u (filled by
+    /// `applyUnaryOps` for slot i) or s.pair; nil where it has no value.
+    @inline(__always)
+    static func stepResult(_ k: Int, _ i: Int, _ c: Int, _ nums: UnsafePointer<Int32>, _ PL: Int,
+                           _ s: ReasonerScratch) -> UnsafePointer<Int32>? {
+        if k >= ReasonerLimits.firstBinaryOp {
+            guard s.present[c] != 0, binaryOp(k, nums + i * PL, nums + c * PL, PL, s.pair, s.work) else { return nil }
+            return UnsafePointer(s.pair)
+        }
+        guard s.uValid[k] != 0 else { return nil }
+        return UnsafePointer(s.u + k * ReasonerLimits.maxPlaces)
+    }
+
     /// One question: the port of the reference in the tests (see `ReasonerSpec`).
     static func reasonerRow(spec: ReasonerSpec, gain g: Float, x: UnsafePointer<Float>, nums: UnsafePointer<Int32>,
                             target: UnsafePointer<Int32>, d: UnsafeMutablePointer<Float>,
@@ -344,18 +357,9 @@ extension CPUBackend {
                 for k in 0..<U {
                     let binary = k >= firstBinary
                     for c in 0..<(binary ? NS : 1) {
-                        let v: UnsafePointer<Int32>
-                        var wc: Float = 1
-                        if binary {
-                            guard s.present[c] != 0, piC[c] > 0 || !hard,
-                                  binaryOp(k, nums + i * PL, nums + c * PL, PL, s.pair, s.work)
-                            else { continue }
-                            v = UnsafePointer(s.pair)
-                            wc = piC[c]
-                        } else {
-                            guard s.uValid[k] != 0 else { continue }
-                            v = UnsafePointer(s.u + k * MP)
-                        }
+                        if binary && hard && !(piC[c] > 0) { continue }
+                        guard let v = stepResult(k, i, c, nums, PL, s) else { continue }
+                        let wc: Float = binary ? piC[c] : 1
                         let w = piA[i] * wU[k] * wc
                         for pl in 0..<PL { dist[pl * 10 + Int(v[pl])] += w }
                         guard (spec.boolOpMask >> k) & 1 != 0 else { continue }
@@ -462,18 +466,8 @@ extension CPUBackend {
                 for k in 0..<U {
                     let binary = k >= firstBinary
                     for c in 0..<(binary ? NS : 1) {
-                        let v: UnsafePointer<Int32>
-                        var wc: Float = 1
-                        if binary {
-                            guard s.present[c] != 0,
-                                  binaryOp(k, nums + i * PL, nums + c * PL, PL, s.pair, s.work)
-                            else { continue }
-                            v = UnsafePointer(s.pair)
-                            wc = piC[c]
-                        } else {
-                            guard s.uValid[k] != 0 else { continue }
-                            v = UnsafePointer(s.u + k * MP)
-                        }
+                        guard let v = stepResult(k, i, c, nums, PL, s) else { continue }
+                        let wc: Float = binary ? piC[c] : 1
                         var sum: Float = 0
                         for q in 0..<PL { sum += dDist[q * 10 + Int(v[q])] }
                         dpiA[i] += wU[k] * wc * sum
