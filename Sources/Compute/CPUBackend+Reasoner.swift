@@ -308,7 +308,7 @@ extension CPUBackend {
                             target: UnsafePointer<Int32>, d: UnsafeMutablePointer<Float>,
                             stats: UnsafeMutablePointer<Float>, trace: UnsafeMutablePointer<Int32>, s: ReasonerScratch) {
         let NS = spec.slots, PL = spec.places, U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
-        let MP = ReasonerLimits.maxPlaces, floor = ReasonerLimits.floor, firstBinary = ReasonerLimits.firstBinaryOp
+        let floor = ReasonerLimits.floor, firstBinary = ReasonerLimits.firstBinaryOp
         let oA = 0, oB = NS, oC = 2 * NS, oU = 3 * NS, oR = oU + U, oStop = oR + R, oYN = oStop + 1, oDig = oYN + 2
         let W = spec.width, hard = spec.hard, enabled = spec.enabled
 
