@@ -132,7 +132,6 @@ public struct TrainOptions: Codable, Equatable, Sendable {
         var l = lossSettings
         let half = max(1, steps / 2)
         l.lambdaEntropy = lambdaEntropy * max(0.2, 1 - Float(step - 1) / Float(half))
-        // The pointer penalty grows as the op bonus fades: explore first, then commit.
         return l
     }
 
