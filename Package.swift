@@ -19,7 +19,10 @@ let package = Package(
                 path: "Plugins/EmbedKernelsPlugin"),
         // The CPU backend's pointer loops are many times slower unoptimised, so Compute is built
         // with -O even in debug builds: the test suite (which trains small models) stays fast.
-        .target(name: "Compute", dependencies: ["COpenCL", "CBLAS"],
+        // The CPU backend's vectorised kernels, each compiled for AVX-512, AVX2 and baseline x86-64
+        // (picked at load time); -O3 in every configuration for the same reason as Compute.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Compute", dependencies: ["COpenCL", "CBLAS", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))],
                 plugins: ["EmbedKernelsPlugin"]),
         .target(name: "Curriculum"),
@@ -29,7 +32,7 @@ let package = Package(
             "Compute", "Curriculum", "Model", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "CKernels"]),
         .testTarget(name: "CurriculumTests", dependencies: ["Curriculum"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Compute"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Compute", "Curriculum"]),

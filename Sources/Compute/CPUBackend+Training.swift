@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 extension CPUBackend {
@@ -116,8 +117,8 @@ extension CPUBackend {
         }
     }
 
-    // Attention works per (batch, head) on tiny T, so plain loops over the packed layout beat
-    // reshaping for BLAS; the (b, h) tiles are independent and split across threads.
+    // Attention works per (batch, head) on tiny T, so vector loops over the packed layout
+    // (CKernels/attention.c) beat reshaping for BLAS; the (b, h) tiles split across threads.
     public func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, probs: any DeviceBuffer,
                                  out: any DeviceBuffer, batch B: Int, seq T: Int, heads H: Int, headDim Dh: Int) throws {
         let Q = try cpu(qkv, .float32, "qkv"), Ln = try cpu(lengths, .int32, "lengths")
@@ -125,39 +126,8 @@ extension CPUBackend {
         try need(Q, B * T * 3 * H * Dh, "qkv"); try need(Ln, B, "lengths")
         try need(P, B * H * T * T, "probs"); try need(O, B * T * H * Dh, "out")
         let qp = Q.floats, lp = Ln.ints, pp = P.floats, op = O.floats
-        let scale = 1 / Float(Dh).squareRoot()
-        let rowStride = 3 * H * Dh
         parallelFor(B * H, grain: max(1, 4096 / max(1, T * T * Dh))) { r in
-            for bh in r {
-                let b = bh / H, h = bh % H
-                let len = max(1, min(T, Int(lp[b])))
-                let base = qp + b * T * rowStride
-                for i in 0..<T {
-                    let q = base + i * rowStride + h * Dh
-                    let prow = pp + (bh * T + i) * T
-                    var mx = -Float.infinity
-                    for j in 0..<len {
-                        let k = base + j * rowStride + H * Dh + h * Dh
-                        var s: Float = 0
-                        for d in 0..<Dh { s += q[d] * k[d] }
-                        s *= scale
-                        prow[j] = s
-                        mx = max(mx, s)
-                    }
-                    var sum: Float = 0
-                    for j in 0..<len { let e = expf(prow[j] - mx); prow[j] = e; sum += e }
-                    let inv = 1 / sum
-                    for j in 0..<len { prow[j] *= inv }
-                    for j in len..<T { prow[j] = 0 }
-                    let o = op + (b * T + i) * H * Dh + h * Dh
-                    for d in 0..<Dh { o[d] = 0 }
-                    for j in 0..<len {
-                        let v = base + j * rowStride + 2 * H * Dh + h * Dh
-                        let p = prow[j]
-                        for d in 0..<Dh { o[d] += p * v[d] }
-                    }
-                }
-            }
+            ck_attention_forward(qp, lp, pp, op, T, H, Dh, r.lowerBound, r.upperBound)
         }
     }
 
@@ -168,48 +138,8 @@ extension CPUBackend {
         try need(Q, B * T * 3 * H * Dh, "qkv"); try need(P, B * H * T * T, "probs")
         try need(DO, B * T * H * Dh, "dOut"); try need(DQ, B * T * 3 * H * Dh, "dQKV")
         let qp = Q.floats, pp = P.floats, dop = DO.floats, dqp = DQ.floats
-        let scale = 1 / Float(Dh).squareRoot()
-        let rowStride = 3 * H * Dh
         parallelFor(B * H, grain: max(1, 4096 / max(1, T * T * Dh))) { r in
-            var dS = [Float](repeating: 0, count: T)
-            for bh in r {
-                let b = bh / H, h = bh % H
-                let base = qp + b * T * rowStride, dbase = dqp + b * T * rowStride
-                for t in 0..<T {
-                    for part in 0..<3 {
-                        let p = dbase + t * rowStride + part * H * Dh + h * Dh
-                        for d in 0..<Dh { p[d] = 0 }
-                    }
-                }
-                for i in 0..<T {
-                    let prow = pp + (bh * T + i) * T
-                    let dO = dop + (b * T + i) * H * Dh + h * Dh
-                    // dP[j] = dO . v_j ; dS = P * (dP - sum(P * dP))
-                    var dot: Float = 0
-                    for j in 0..<T {
-                        let v = base + j * rowStride + 2 * H * Dh + h * Dh
-                        var s: Float = 0
-                        for d in 0..<Dh { s += dO[d] * v[d] }
-                        dS[j] = s
-                        dot += prow[j] * s
-                    }
-                    let q = base + i * rowStride + h * Dh
-                    let dq = dbase + i * rowStride + h * Dh
-                    for j in 0..<T {
-                        let pj = prow[j]
-                        if pj == 0 { continue }
-                        let g = pj * (dS[j] - dot) * scale
-                        let k = base + j * rowStride + H * Dh + h * Dh
-                        let dk = dbase + j * rowStride + H * Dh + h * Dh
-                        let dv = dbase + j * rowStride + 2 * H * Dh + h * Dh
-                        for d in 0..<Dh {
-                            dq[d] += g * k[d]
-                            dk[d] += g * q[d]
-                            dv[d] += pj * dO[d]
-                        }
-                    }
-                }
-            }
+            ck_attention_backward(qp, pp, dop, dqp, T, H, Dh, r.lowerBound, r.upperBound)
         }
     }
 }

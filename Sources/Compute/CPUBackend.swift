@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Dispatch
 import Foundation
 
@@ -190,7 +191,7 @@ public final class CPUBackend: Backend {
         try need(X, rows * cols, "x"); try need(Bv, cols, "bias"); try need(Y, rows * cols, "y")
         let xp = X.floats, bp = Bv.floats, yp = Y.floats
         parallelFor(rows, grain: max(1, 8192 / max(1, cols))) { r in
-            VectorGelu.addBias(xp, bp, yp, cols: cols, rows: r)
+            ck_add_bias_gelu(xp, bp, yp, cols, r.lowerBound, r.upperBound)
         }
     }
 
@@ -198,14 +199,14 @@ public final class CPUBackend: Backend {
         let X = try cpu(x, .float32, "x"), Y = try cpu(y, .float32, "y")
         try need(X, count, "x"); try need(Y, count, "y")
         let xp = X.floats, yp = Y.floats
-        parallelFor(count, grain: 8192) { r in VectorGelu.forward(xp, yp, r) }
+        parallelFor(count, grain: 8192) { r in ck_gelu_forward(xp, yp, r.lowerBound, r.upperBound) }
     }
 
     public func geluBackward(x: any DeviceBuffer, dY: any DeviceBuffer, dX: any DeviceBuffer, count: Int) throws {
         let X = try cpu(x, .float32, "x"), D = try cpu(dY, .float32, "dY"), O = try cpu(dX, .float32, "dX")
         try need(X, count, "x"); try need(D, count, "dY"); try need(O, count, "dX")
         let xp = X.floats, dp = D.floats, op = O.floats
-        parallelFor(count, grain: 8192) { r in VectorGelu.backward(xp, dp, op, r) }
+        parallelFor(count, grain: 8192) { r in ck_gelu_backward(xp, dp, op, r.lowerBound, r.upperBound) }
     }
 
     public func add(_ a: any DeviceBuffer, _ b: any DeviceBuffer, _ y: any DeviceBuffer, count: Int) throws {
@@ -240,18 +241,7 @@ public final class CPUBackend: Backend {
         try need(Bt, cols, "beta"); try need(M, rows, "mean"); try need(R, rows, "rstd")
         let xp = X.floats, yp = Y.floats, gp = G.floats, bp = Bt.floats, mp = M.floats, rp = R.floats
         parallelFor(rows, grain: max(1, 8192 / max(1, cols))) { rr in
-            for i in rr {
-                let row = xp + i * cols
-                var s: Float = 0
-                for j in 0..<cols { s += row[j] }
-                let mu = s / Float(cols)
-                var v: Float = 0
-                for j in 0..<cols { let d = row[j] - mu; v += d * d }
-                let rs = 1 / (v / Float(cols) + eps).squareRoot()
-                mp[i] = mu; rp[i] = rs
-                let out = yp + i * cols
-                for j in 0..<cols { out[j] = (row[j] - mu) * rs * gp[j] + bp[j] }
-            }
+            ck_layernorm_forward(xp, gp, bp, yp, mp, rp, cols, eps, rr.lowerBound, rr.upperBound)
         }
     }
 
@@ -267,33 +257,11 @@ public final class CPUBackend: Backend {
         let xp = X.floats, gp = G.floats, mp = M.floats, rp = R.floats, dp = D.floats, op = O.floats
         let dgp = DG.floats, dbp = DB.floats
         parallelFor(rows, grain: max(1, 8192 / max(1, cols))) { rr in
-            for i in rr {
-                let row = xp + i * cols, dy = dp + i * cols, dx = op + i * cols
-                let mu = mp[i], rs = rp[i]
-                var sumG: Float = 0, sumGX: Float = 0
-                for j in 0..<cols {
-                    let g = dy[j] * gp[j]
-                    let xh = (row[j] - mu) * rs
-                    sumG += g; sumGX += g * xh
-                }
-                let inv = 1 / Float(cols)
-                for j in 0..<cols {
-                    let xh = (row[j] - mu) * rs
-                    dx[j] = rs * (dy[j] * gp[j] - inv * sumG - xh * inv * sumGX)
-                }
-            }
+            ck_layernorm_backward_input(xp, gp, mp, rp, dp, op, cols, rr.lowerBound, rr.upperBound)
         }
         // Parameter gradients reduce over rows; split by columns to stay deterministic.
         parallelFor(cols, grain: 32) { cr in
-            for j in cr {
-                var sg: Float = 0, sb: Float = 0
-                for i in 0..<rows {
-                    let d = dp[i * cols + j]
-                    sg += d * (xp[i * cols + j] - mp[i]) * rp[i]
-                    sb += d
-                }
-                dgp[j] += sg; dbp[j] += sb
-            }
+            ck_layernorm_backward_params(xp, mp, rp, dp, dgp, dbp, rows, cols, cr.lowerBound, cr.upperBound)
         }
     }
 

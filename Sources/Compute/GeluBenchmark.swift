@@ -1,6 +1,7 @@
+import CKernels
 import Foundation
 
-/// `learner bench gelu`: the CPU backend's vectorised GELU (`VectorGelu`) beside the scalar
+/// `learner bench gelu`: the CPU backend's vectorised GELU (CKernels/gelu.c) beside the scalar
 /// `erff` loop it replaced, forward and backward, one thread, the same inputs, interleaved rounds
 /// (these machines are noisy), medians and their ratio.
 public enum GeluBenchmark {
@@ -23,10 +24,6 @@ public enum GeluBenchmark {
             x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
                 for i in 0..<count { let v = xp[i]; yp[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) } } }
         }
-        let vectorForward = {
-            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
-                VectorGelu.forward(xp.baseAddress!, yp.baseAddress!, 0..<count) } }
-        }
         let scalarBackward = {
             x.withUnsafeBufferPointer { xp in d.withUnsafeBufferPointer { dp in y.withUnsafeMutableBufferPointer { yp in
                 for i in 0..<count {
@@ -35,12 +32,16 @@ public enum GeluBenchmark {
                     yp[i] = dp[i] * (cdf + v * expf(-0.5 * v * v) * 0.39894228040143268)
                 } } } }
         }
-        let vectorBackward = {
+        let cForward = {
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                ck_gelu_forward(xp.baseAddress!, yp.baseAddress!, 0, count) } }
+        }
+        let cBackward = {
             x.withUnsafeBufferPointer { xp in d.withUnsafeBufferPointer { dp in y.withUnsafeMutableBufferPointer { yp in
-                VectorGelu.backward(xp.baseAddress!, dp.baseAddress!, yp.baseAddress!, 0..<count) } } }
+                ck_gelu_backward(xp.baseAddress!, dp.baseAddress!, yp.baseAddress!, 0, count) } } }
         }
         var rows: [Row] = []
-        for (name, scalar, vector) in [("forward", scalarForward, vectorForward), ("backward", scalarBackward, vectorBackward)] {
+        for (name, scalar, vector) in [("forward", scalarForward, cForward), ("backward", scalarBackward, cBackward)] {
             scalar(); vector()  // warm-up
             var s: [Double] = [], v: [Double] = []
             for _ in 0..<max(1, rounds) { s.append(time(scalar)); v.append(time(vector)) }
@@ -52,7 +53,7 @@ public enum GeluBenchmark {
 
     public static func table(_ rows: [Row], count: Int) -> String {
         var out = "GELU on \(count) floats, one thread (M elements/s, medians of interleaved rounds)\n"
-        out += "| pass | scalar erff | vectorised | ratio |\n|---|---:|---:|---:|\n"
+        out += "| pass | scalar erff | vectorised (C kernel) | ratio |\n|---|---:|---:|---:|\n"
         for r in rows { out += String(format: "| %@ | %.1f | %.1f | %.2fx |\n", r.name as NSString, r.scalar, r.vector, r.vector / r.scalar) }
         return out
     }

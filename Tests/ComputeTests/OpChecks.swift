@@ -408,9 +408,14 @@ struct Checks {
         XCTAssertEqual(gi[0], 9, "\(label) vq tie must pick the lowest index (seed \(Shared.seed))")
     }
 
+    /// Two shapes: heads shorter than a vector with keys in one partial block, and heads of whole
+    /// 16-float vectors with keys over three blocks (the CPU kernel's two paths).
     mutating func attentionOps() throws {
-        let B = 3, T = 9, H = 2, Dh = 5
-        let lens: [Int32] = [9, 4, 0] // 0 behaves as 1 (the first key stays visible)
+        try attentionOps(B: 3, T: 9, H: 2, Dh: 5, lens: [9, 4, 0]) // 0 behaves as 1 (the first key stays visible)
+        try attentionOps(B: 3, T: 37, H: 2, Dh: 32, lens: [37, 17, 1])
+    }
+
+    mutating func attentionOps(B: Int, T: Int, H: Int, Dh: Int, lens: [Int32]) throws {
         let Q = floats(B * T * 3 * H * Dh), DO = floats(B * T * H * Dh)
         func at(_ b: Int, _ t: Int, _ w: Int, _ h: Int, _ d: Int) -> Int { (((b * T + t) * 3 + w) * H + h) * Dh + d }
         let scale = 1 / Double(Dh).squareRoot()
@@ -449,11 +454,11 @@ struct Checks {
         }
         let q = try buf(Q), l = try buf(lens), probs = try poisoned(P.count), out = try poisoned(O.count)
         try b.attentionForward(qkv: q, lengths: l, probs: probs, out: out, batch: B, seq: T, heads: H, headDim: Dh)
-        assertClose(try get(probs), P, atol: 1e-6, rtol: 1e-5, "\(label) attentionForward probs")
-        assertClose(try get(out), O, atol: 1e-5, rtol: 1e-4, "\(label) attentionForward out")
+        assertClose(try get(probs), P, atol: 1e-6, rtol: 1e-5, "\(label) attentionForward probs T \(T) Dh \(Dh)")
+        assertClose(try get(out), O, atol: 1e-5, rtol: 1e-4, "\(label) attentionForward out T \(T) Dh \(Dh)")
         let dO = try buf(DO), dq = try poisoned(Q.count)
         try b.attentionBackward(qkv: q, probs: probs, dOut: dO, dQKV: dq, batch: B, seq: T, heads: H, headDim: Dh)
-        assertClose(try get(dq), dQKV, atol: 1e-5, rtol: 1e-4, "\(label) attentionBackward dQKV")
+        assertClose(try get(dq), dQKV, atol: 1e-5, rtol: 1e-4, "\(label) attentionBackward dQKV T \(T) Dh \(Dh)")
     }
 
     // MARK: memory ops

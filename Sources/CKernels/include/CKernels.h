@@ -1,0 +1,39 @@
+// The CPU backend's elementwise, normalisation and attention kernels, vectorised in C so each
+// can be compiled for the CPU's widest vectors (see simd.h). Every function works on a range of
+// rows, elements or (batch, head) tiles so the Swift side splits the work across threads; the
+// ranges a caller hands out never overlap in what they write.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stdint.h>
+
+// GELU (exact form, gelu(v) = v Phi(v)). x, y, dy, dx: [count]; ranges are element indices.
+void ck_gelu_forward(const float *x, float *y, long begin, long end);
+// dx = dy (Phi(x) + x phi(x)); dx may alias dy.
+void ck_gelu_backward(const float *x, const float *dy, float *dx, long begin, long end);
+// x[r, :] += bias in place, y[r, :] = gelu(x[r, :]) for rows in [row_begin, row_end); x, y: [rows, cols].
+void ck_add_bias_gelu(float *x, const float *bias, float *y, long cols, long row_begin, long row_end);
+
+// LayerNorm over the last axis. x, y, dy, dx: [rows, cols]; gamma, beta: [cols]; mean, rstd: [rows].
+void ck_layernorm_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean,
+                          float *rstd, long cols, float eps, long row_begin, long row_end);
+void ck_layernorm_backward_input(const float *x, const float *gamma, const float *mean, const float *rstd,
+                                 const float *dy, float *dx, long cols, long row_begin, long row_end);
+// dgamma[j] += sum_i dy[i, j] xhat[i, j], dbeta[j] += sum_i dy[i, j] for j in [col_begin, col_end),
+// each column summed in row order.
+void ck_layernorm_backward_params(const float *x, const float *mean, const float *rstd, const float *dy,
+                                  float *dgamma, float *dbeta, long rows, long cols, long col_begin, long col_end);
+
+// Multi-head self-attention with key padding, per (batch, head) tile bh = b * H + h.
+// qkv: [B, T, 3, H, Dh]; lengths: [B]; probs: [B, H, T, T] (zero beyond a row's length);
+// out, dout: [B, T, H, Dh]; dqkv: [B, T, 3, H, Dh] (every element of the tile written).
+void ck_attention_forward(const float *qkv, const int32_t *lengths, float *probs, float *out,
+                          long T, long H, long Dh, long bh_begin, long bh_end);
+void ck_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv,
+                           long T, long H, long Dh, long bh_begin, long bh_end);
+
+// The vector erf and exp the kernels use, element by element over [0, n): for tests against float64.
+void ck_erf_array(const float *x, float *y, long n);
+void ck_exp_array(const float *x, float *y, long n);
+
+#endif
