@@ -61,6 +61,13 @@ public final class AdamW {
         }
     }
 
+    /// Device bytes of the optimizer: Adam's moments, the EMA weights, the widened gradient and,
+    /// under half precision, the fp32 master weights.
+    public var stateBytes: Int {
+        let buffers = m + v + (ema ?? []) + (wideGrad.map { [$0] } ?? [])
+        return buffers.reduce(0) { $0 + $1.count * $1.dtype.byteSize } + params.masterBytes
+    }
+
     /// Applies one update from the accumulated gradients, which hold `lossScale` times the true
     /// gradient; returns the true pre-clip gradient norm. When that norm is not finite (a scaled
     /// gradient overflowed) nothing is updated and the result is nil: the caller skips the step.

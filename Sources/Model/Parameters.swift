@@ -162,6 +162,25 @@ public final class ParameterStore {
         all.reduce(0) { $0 + ($1.half ?? $1.value).count * ($1.half ?? $1.value).dtype.byteSize + $1.grad.count * $1.grad.dtype.byteSize }
     }
 
+    /// Device bytes of what the model reads as weights: the fp32 weights, or under half precision
+    /// the fp16 copies plus the fp32 ring they are widened into.
+    public var parameterBytes: Int {
+        all.reduce(0) { $0 + bytes($1.half ?? $1.value) } + widened.reduce(0) { $0 + bytes($1) }
+    }
+
+    /// Device bytes of the gradients with their working buffers (the fp32 accumulation scratch
+    /// and the widened copy the norm reads under half precision).
+    public var gradientBytes: Int {
+        all.reduce(0) { $0 + bytes($1.grad) } + gradScratch.reduce(0) { $0 + bytes($1) }
+            + (normWide.map(bytes) ?? 0)
+    }
+
+    /// Device bytes of the fp32 master weights kept apart from what the model reads (half
+    /// precision only): optimizer state, counted with it.
+    public var masterBytes: Int { halfPrecision ? all.reduce(0) { $0 + bytes($1.value) } : 0 }
+
+    private func bytes(_ b: any DeviceBuffer) -> Int { b.count * b.dtype.byteSize }
+
     public func zeroGrads() throws {
         for p in all { try backend.fill(p.grad, value: 0, offset: 0, count: p.count) }
     }

@@ -135,6 +135,9 @@ public final class Trainer {
 
     // MARK: one step
 
+    /// The padded length T of the last training batch (its longest question), for benchmarks.
+    public private(set) var lastBatchSeq = 0
+
     /// One optimizer step over `batchSize` fresh questions, in micro-batches of `microBatch`.
     /// On out-of-memory the micro-batch halves and the same questions are run again, so the
     /// effective batch, the step count and the result stay the same. With `readback` false
@@ -144,6 +147,7 @@ public final class Trainer {
         let questions = options.course.map { courseQuestions($0, count: options.batchSize) }
             ?? generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
         let batch = try batcher.batch(questions)
+        lastBatchSeq = batch.seq
         var total: StepStats?
         while total == nil {
             do {

@@ -32,8 +32,9 @@ struct TrainBench: ParsableCommand {
         for mode in modes where mode != "fp32" && mode != "amp" {
             throw ValidationError("--precisions takes fp32 and/or amp, got \(mode)")
         }
-        print("| device | precision | median step (ms) | examples/s |")
-        print("|---|---|---:|---:|")
+        print("| device | precision | median step (ms) | examples/s | weights+grads+activations (MiB) | optimizer (MiB) |")
+        print("|---|---|---:|---:|---:|---:|")
+        var seqs: [Int] = []
         for name in devices.split(separator: ",").map(String.init) {
             let (backend, notice) = try selectBackend(name, threads: threads)
             if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
@@ -49,11 +50,17 @@ struct TrainBench: ParsableCommand {
                     try trainer.trainStep(readback: false)
                     try backend.synchronize()
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                    seqs.append(trainer.lastBatchSeq)
                 }
                 let median = times.sorted()[times.count / 2]
-                print(String(format: "| %@ | %@ | %.1f | %.0f |", backend.description as NSString, mode as NSString, median,
-                             Double(o.batchSize) / (median / 1000)))
+                let p = trainer.model.params, mib = 1.0 / 1_048_576
+                let stepBytes = p.parameterBytes + p.gradientBytes + trainer.model.activationBytes
+                print(String(format: "| %@ | %@ | %.1f | %.0f | %.1f | %.1f |", backend.description as NSString, mode as NSString,
+                             median, Double(o.batchSize) / (median / 1000), Double(stepBytes) * mib,
+                             Double(trainer.optimizer.stateBytes) * mib))
             }
         }
+        // The padded length decides the encoder's work; a peer benchmark should use the same.
+        print(String(format: "\nmean padded length of the timed batches: %.1f tokens", Double(seqs.reduce(0, +)) / Double(max(1, seqs.count))))
     }
 }
