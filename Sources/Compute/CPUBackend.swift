@@ -163,7 +163,7 @@ public final class CPUBackend: Backend {
         try need(X, rows * cols, "x"); try need(Bv, cols, "bias")
         let xp = X.floats, bp = Bv.floats
         parallelFor(rows, grain: max(1, 16384 / max(1, cols))) { r in
-            for i in r { let row = xp + i * cols; for j in 0..<cols { row[j] += bp[j] } }
+            ck_add_bias(xp, bp, cols, r.lowerBound, r.upperBound)
         }
     }
 
@@ -172,17 +172,9 @@ public final class CPUBackend: Backend {
         try need(D, rows * cols, "dY"); try need(G, cols, "dBias")
         let dp = D.floats, gp = G.floats
         // Columns are independent, so threads split columns and each sums its rows in order:
-        // deterministic for any thread count. Rows are swept one after another over the block of
-        // columns (contiguous reads), keeping each column's sum in row order as before.
+        // deterministic for any thread count.
         parallelFor(cols, grain: 64) { cr in
-            var sums = [Float](repeating: 0, count: cr.count)
-            sums.withUnsafeMutableBufferPointer { acc in
-                for i in 0..<rows {
-                    let row = dp + i * cols + cr.lowerBound
-                    for k in 0..<cr.count { acc[k] += row[k] }
-                }
-                for k in 0..<cr.count { gp[cr.lowerBound + k] += acc[k] }
-            }
+            ck_bias_backward(dp, gp, rows, cols, cr.lowerBound, cr.upperBound)
         }
     }
 
@@ -213,7 +205,7 @@ public final class CPUBackend: Backend {
         let A = try cpu(a, .float32, "a"), B = try cpu(b, .float32, "b"), Y = try cpu(y, .float32, "y")
         try need(A, count, "a"); try need(B, count, "b"); try need(Y, count, "y")
         let ap = A.floats, bp = B.floats, yp = Y.floats
-        parallelFor(count, grain: 32768) { r in for i in r { yp[i] = ap[i] + bp[i] } }
+        parallelFor(count, grain: 32768) { r in ck_add(ap, bp, yp, r.lowerBound, r.upperBound) }
     }
 
     public func axpy(alpha: Float, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {

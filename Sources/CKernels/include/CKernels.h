@@ -14,6 +14,13 @@ void ck_gelu_backward(const float *x, const float *dy, float *dx, long begin, lo
 // x[r, :] += bias in place, y[r, :] = gelu(x[r, :]) for rows in [row_begin, row_end); x, y: [rows, cols].
 void ck_add_bias_gelu(float *x, const float *bias, float *y, long cols, long row_begin, long row_end);
 
+// y = a + b over [begin, end) (y may alias a or b).
+void ck_add(const float *a, const float *b, float *y, long begin, long end);
+// x[r, :] += bias for rows in [row_begin, row_end); x: [rows, cols].
+void ck_add_bias(float *x, const float *bias, long cols, long row_begin, long row_end);
+// dbias[j] += sum_i dy[i, j] for j in [col_begin, col_end), each column summed in row order.
+void ck_bias_backward(const float *dy, float *dbias, long rows, long cols, long col_begin, long col_end);
+
 // LayerNorm over the last axis. x, y, dy, dx: [rows, cols]; gamma, beta: [cols]; mean, rstd: [rows].
 void ck_layernorm_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean,
                           float *rstd, long cols, float eps, long row_begin, long row_end);
