@@ -16,6 +16,8 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Timed steps per device (after 2 warm-up steps).") var steps = 10
     @Option(help: "CPU threads.") var threads: Int?
     @Option(help: "Comma-separated precisions to compare on each device: fp32, amp.") var precisions = "fp32"
+    @Option(help: "Also time an n x n SGEMM after every timed step and compare the training GFLOP/s with it (0: off).")
+    var sgemm = 0
 
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
@@ -34,23 +36,33 @@ struct TrainBench: ParsableCommand {
         }
         print("| device | precision | median step (ms) | examples/s | weights+grads+activations (MiB) | optimizer (MiB) |")
         print("|---|---|---:|---:|---:|---:|")
-        var seqs: [Int] = []
+        var seqs: [Int] = [], sgemmLines: [String] = []
         for name in devices.split(separator: ",").map(String.init) {
             let (backend, notice) = try selectBackend(name, threads: threads)
             if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
             for mode in modes {
                 o.amp = mode == "amp"
+                let flops = sgemm > 0 ? try countedFLOPs(o, backend) : []
                 let trainer = try Trainer(options: o, backend: backend)
                 trainer.log = { _ in }
                 for _ in 0..<2 { try trainer.trainStep(readback: false) }
                 try backend.synchronize()
-                var times: [Double] = []
+                var times: [Double] = [], gemm: [Double] = []
                 for _ in 0..<steps {
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     try trainer.trainStep(readback: false)
                     try backend.synchronize()
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
                     seqs.append(trainer.lastBatchSeq)
+                    if sgemm > 0 { gemm.append(try GemmBenchmark.gflops(backend, n: sgemm, repeats: 1, warmup: 0)) }
+                }
+                if sgemm > 0 {
+                    let perStep = flops.reduce(0, +) / Double(flops.count), stepSeconds = times.reduce(0, +) / Double(times.count) / 1000
+                    let trainRate = perStep / stepSeconds / 1e9, gemmRate = gemm.sorted()[gemm.count / 2]
+                    sgemmLines.append(String(format: "%@ %@: training %.1f GFLOP/s (%.3f GFLOP per step as the profiler counts them, "
+                        + "over the mean step) vs SGEMM %d x %d %.1f GFLOP/s (median, one after each step): %.0f%%",
+                        backend.description as NSString, mode as NSString, trainRate, perStep / 1e9, sgemm, sgemm, gemmRate,
+                        100 * trainRate / gemmRate))
                 }
                 let median = times.sorted()[times.count / 2]
                 let p = trainer.model.params, mib = 1.0 / 1_048_576
@@ -62,5 +74,24 @@ struct TrainBench: ParsableCommand {
         }
         // The padded length decides the encoder's work; a peer benchmark should use the same.
         print(String(format: "\nmean padded length of the timed batches: %.1f tokens", Double(seqs.reduce(0, +)) / Double(max(1, seqs.count))))
+        for line in sgemmLines { print(line) }
+    }
+
+    /// FLOPs of each of the timed steps as the profiler counts them (GEMM 2mnk, attention, the
+    /// elementwise ops): a second trainer with the same seed draws the same batches.
+    func countedFLOPs(_ o: TrainOptions, _ backend: any Backend) throws -> [Double] {
+        let profiler = ProfilingBackend(wrapping: backend)
+        let counter = try Trainer(options: o, backend: profiler)
+        counter.log = { _ in }
+        for _ in 0..<2 { try counter.trainStep(readback: false) }
+        var out: [Double] = []
+        for _ in 0..<steps {
+            try profiler.reset()
+            profiler.beginStep()
+            try counter.trainStep(readback: false)
+            try profiler.endStep()
+            out.append(try profiler.report(stepCount: 1).rows.reduce(0) { $0 + $1.flops })
+        }
+        return out
     }
 }
