@@ -33,8 +33,8 @@ CK_INLINE void rows_times_transposed(float *restrict s, long s_stride, const flo
     }
 }
 
-CK_CLONES void ck_attention_forward(const float *qkv, const int32_t *lengths, float *probs, float *out,
-                                    long T, long H, long Dh, long bh_begin, long bh_end) {
+CK_CLONES void ck_attention_forward(const float *qkv, const int32_t *lengths, const int32_t *starts, float *probs,
+                                    float *out, long T, long H, long Dh, long bh_begin, long bh_end) {
     const long rs = 3 * H * Dh, TP = round_up(T);
     const float scale = 1.0f / sqrtf((float)Dh);
     float *kt = malloc(sizeof(float) * (size_t)(Dh * TP + TP + RB * TP));
@@ -44,12 +44,15 @@ CK_CLONES void ck_attention_forward(const float *qkv, const int32_t *lengths, fl
         long len = lengths[b];
         len = len < 1 ? 1 : (len > T ? T : len);
         const long LP = round_up(len);
-        const float *base = qkv + b * T * rs;
+        const float *base = qkv + (long)starts[b] * rs;
+        float *obase = out + (long)starts[b] * H * Dh;
         for (long d = 0; d < Dh; d++)
             for (long j = 0; j < LP; j++) kt[d * TP + j] = j < len ? base[j * rs + H * Dh + h * Dh + d] : 0.0f;
         for (long j = 0; j < LP; j++) pad[j] = j < len ? 0.0f : -INFINITY;
-        for (long i0 = 0; i0 < T; i0 += RB) {
-            const long nr = min_l(RB, T - i0);
+        for (long i = len; i < T; i++)
+            for (long j = 0; j < T; j++) probs[(bh * T + i) * T + j] = 0;
+        for (long i0 = 0; i0 < len; i0 += RB) {
+            const long nr = min_l(RB, len - i0);
             const float *q[RB];
             for (long r = 0; r < RB; r++) q[r] = base + (i0 + (r < nr ? r : 0)) * rs + h * Dh;
             rows_times_transposed(s, TP, q, kt, Dh, TP, LP, scale);
@@ -78,52 +81,49 @@ CK_CLONES void ck_attention_forward(const float *qkv, const int32_t *lengths, fl
                     o0 += p[0][j] * v; o1 += p[1][j] * v; o2 += p[2][j] * v; o3 += p[3][j] * v;
                 }
                 const ck_f16 o[RB] = {o0, o1, o2, o3};
-                for (long r = 0; r < nr; r++) STORE_D(out + (b * T + i0 + r) * H * Dh + h * Dh, d0, o[r]);
+                for (long r = 0; r < nr; r++) STORE_D(obase + (i0 + r) * H * Dh + h * Dh, d0, o[r]);
             }
         }
     }
     free(kt);
 }
 
-CK_CLONES void ck_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv,
-                                     long T, long H, long Dh, long bh_begin, long bh_end) {
+CK_CLONES void ck_attention_backward(const float *qkv, const int32_t *lengths, const int32_t *starts, const float *probs,
+                                     const float *dout, float *dqkv, long T, long H, long Dh, long bh_begin,
+                                     long bh_end) {
     const long rs = 3 * H * Dh, TP = round_up(T);
     const float scale = 1.0f / sqrtf((float)Dh);
     float *vt = malloc(sizeof(float) * (size_t)(Dh * TP + 3 * RB * TP + 2 * T * Dh));
     float *pp = vt + Dh * TP, *dp = pp + RB * TP, *g = dp + RB * TP, *dk = g + RB * TP, *dv = dk + T * Dh;
     for (long bh = bh_begin; bh < bh_end; bh++) {
         const long b = bh / H, h = bh % H;
-        const float *base = qkv + b * T * rs, *tile = probs + bh * T * T;
-        float *dbase = dqkv + b * T * rs;
-        // Keys past the last nonzero probability get no gradient and add nothing.
-        long len = 0;
-        for (long i = 0; i < T; i++)
-            for (long j = T - 1; j >= len; j--)
-                if (tile[i * T + j] != 0) { len = j + 1; break; }
+        long len = lengths[b];
+        len = len < 1 ? 1 : (len > T ? T : len);
+        const float *base = qkv + (long)starts[b] * rs, *tile = probs + bh * T * T;
+        const float *obase = dout + (long)starts[b] * H * Dh;
+        float *dbase = dqkv + (long)starts[b] * rs;
         const long LP = round_up(len);
         for (long d = 0; d < Dh; d++)
             for (long j = 0; j < LP; j++) vt[d * TP + j] = j < len ? base[j * rs + 2 * H * Dh + h * Dh + d] : 0.0f;
         for (long k = 0; k < len * Dh; k++) { dk[k] = 0; dv[k] = 0; }
-        for (long i0 = 0; i0 < T; i0 += RB) {
-            const long nr = min_l(RB, T - i0);
+        for (long i0 = 0; i0 < len; i0 += RB) {
+            const long nr = min_l(RB, len - i0);
             const float *q[RB], *dO[RB];
             for (long r = 0; r < RB; r++) {
                 const long i = i0 + (r < nr ? r : 0);
                 q[r] = base + i * rs + h * Dh;
-                dO[r] = dout + (b * T + i) * H * Dh + h * Dh;
+                dO[r] = obase + i * H * Dh + h * Dh;
                 // Rows past the block's end take zero probabilities: they add exactly nothing.
                 for (long j = 0; j < LP; j++) pp[r * TP + j] = (r < nr && j < len) ? tile[i * T + j] : 0.0f;
             }
-            if (len > 0) {
-                // dP[r][j] = dO_r . v_j;  dS = P * (dP - sum_j P dP);  g = dS * scale
-                rows_times_transposed(dp, TP, dO, vt, Dh, TP, LP, 1.0f);
-                for (long r = 0; r < RB; r++) {
-                    ck_f16 dv_ = 0;
-                    for (long j = 0; j < LP; j += CK_LANES) dv_ += CK_LOAD(pp + r * TP + j) * CK_LOAD(dp + r * TP + j);
-                    const float dot = CK_SUM(dv_);
-                    for (long j = 0; j < LP; j += CK_LANES)
-                        CK_STORE(g + r * TP + j, CK_LOAD(pp + r * TP + j) * (CK_LOAD(dp + r * TP + j) - dot) * scale);
-                }
+            // dP[r][j] = dO_r . v_j;  dS = P * (dP - sum_j P dP);  g = dS * scale
+            rows_times_transposed(dp, TP, dO, vt, Dh, TP, LP, 1.0f);
+            for (long r = 0; r < RB; r++) {
+                ck_f16 dv_ = 0;
+                for (long j = 0; j < LP; j += CK_LANES) dv_ += CK_LOAD(pp + r * TP + j) * CK_LOAD(dp + r * TP + j);
+                const float dot = CK_SUM(dv_);
+                for (long j = 0; j < LP; j += CK_LANES)
+                    CK_STORE(g + r * TP + j, CK_LOAD(pp + r * TP + j) * (CK_LOAD(dp + r * TP + j) - dot) * scale);
             }
             const float *g0 = g, *g1 = g + TP, *g2 = g + 2 * TP, *g3 = g + 3 * TP;
             const float *p0 = pp, *p1 = pp + TP, *p2 = pp + 2 * TP, *p3 = pp + 3 * TP;
@@ -143,12 +143,9 @@ CK_CLONES void ck_attention_backward(const float *qkv, const float *probs, const
                 for (long r = 0; r < nr; r++) STORE_D(dbase + (i0 + r) * rs + h * Dh, d0, a[r]);
             }
         }
-        for (long j = 0; j < T; j++) {
+        for (long j = 0; j < len; j++) {
             float *dkj = dbase + j * rs + H * Dh + h * Dh, *dvj = dbase + j * rs + 2 * H * Dh + h * Dh;
-            for (long d = 0; d < Dh; d++) {
-                dkj[d] = j < len ? dk[j * Dh + d] : 0.0f;
-                dvj[d] = j < len ? dv[j * Dh + d] : 0.0f;
-            }
+            for (long d = 0; d < Dh; d++) { dkj[d] = dk[j * Dh + d]; dvj[d] = dv[j * Dh + d]; }
         }
     }
     free(vt);

@@ -125,14 +125,19 @@ public protocol Backend: AnyObject {
     /// Writes indices: int32 [rows] (lowest index on ties) and distances: [rows].
     func vqNearest(x: any DeviceBuffer, codebook: any DeviceBuffer, indices: any DeviceBuffer,
                    distances: any DeviceBuffer, rows: Int, codes: Int, dim: Int) throws
-    /// Multi-head self-attention on packed qkv: [B, T, 3, H, Dh] (q, k, v per head) with key
-    /// padding given by lengths: int32 [B] (keys t >= lengths[b] are masked). Scale 1/sqrt(Dh).
-    /// Writes probs: [B, H, T, T] (saved for backward) and out: [B, T, H * Dh].
-    func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, probs: any DeviceBuffer,
-                          out: any DeviceBuffer, batch: Int, seq: Int, heads: Int, headDim: Int) throws
-    /// Backward of `attentionForward`: writes dQKV: [B, T, 3, H, Dh] in full.
-    func attentionBackward(qkv: any DeviceBuffer, probs: any DeviceBuffer, dOut: any DeviceBuffer,
-                           dQKV: any DeviceBuffer, batch: Int, seq: Int, heads: Int, headDim: Int) throws
+    /// Multi-head self-attention over variable-length sequences stored back to back: sequence b
+    /// is rows starts[b] ..< starts[b] + len_b (int32 starts: [B], len_b = clamp(lengths[b], 1, seq))
+    /// of qkv: [rows, 3, H, Dh] (q, k, v per head) and out: [rows, H * Dh]; no padding rows need
+    /// exist. Scale 1/sqrt(Dh). Writes probs: [B, H, T, T] (T = seq; zero past len_b in both axes,
+    /// saved for backward) and out on every sequence row; rows outside every sequence are neither
+    /// read nor written.
+    func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                          probs: any DeviceBuffer, out: any DeviceBuffer, rows: Int, batch: Int, seq: Int,
+                          heads: Int, headDim: Int) throws
+    /// Backward of `attentionForward`: writes dQKV: [rows, 3, H, Dh] on every sequence row.
+    func attentionBackward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                           probs: any DeviceBuffer, dOut: any DeviceBuffer, dQKV: any DeviceBuffer, rows: Int,
+                           batch: Int, seq: Int, heads: Int, headDim: Int) throws
 
     // MARK: layout
     /// dst[dstOffset + r * dstStride + c] = src[srcOffset + r * srcStride + c] for r < rows, c < cols

@@ -119,27 +119,42 @@ extension CPUBackend {
 
     // Attention works per (batch, head) on tiny T, so vector loops over the packed layout
     // (CKernels/attention.c) beat reshaping for BLAS; the (b, h) tiles split across threads.
-    public func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, probs: any DeviceBuffer,
-                                 out: any DeviceBuffer, batch B: Int, seq T: Int, heads H: Int, headDim Dh: Int) throws {
-        let Q = try cpu(qkv, .float32, "qkv"), Ln = try cpu(lengths, .int32, "lengths")
+    public func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                                 probs: any DeviceBuffer, out: any DeviceBuffer, rows: Int, batch B: Int, seq T: Int,
+                                 heads H: Int, headDim Dh: Int) throws {
+        let Q = try cpu(qkv, .float32, "qkv"), Ln = try cpu(lengths, .int32, "lengths"), S = try cpu(starts, .int32, "starts")
         let P = try cpu(probs, .float32, "probs"), O = try cpu(out, .float32, "out")
-        try need(Q, B * T * 3 * H * Dh, "qkv"); try need(Ln, B, "lengths")
-        try need(P, B * H * T * T, "probs"); try need(O, B * T * H * Dh, "out")
-        let qp = Q.floats, lp = Ln.ints, pp = P.floats, op = O.floats
+        try need(Q, rows * 3 * H * Dh, "qkv"); try need(O, rows * H * Dh, "out")
+        try checkSequences(lengths: Ln, starts: S, rows: rows, batch: B, seq: T)
+        try need(P, B * H * T * T, "probs")
+        let qp = Q.floats, lp = Ln.ints, sp = S.ints, pp = P.floats, op = O.floats
         parallelFor(B * H, grain: max(1, 4096 / max(1, T * T * Dh))) { r in
-            ck_attention_forward(qp, lp, pp, op, T, H, Dh, r.lowerBound, r.upperBound)
+            ck_attention_forward(qp, lp, sp, pp, op, T, H, Dh, r.lowerBound, r.upperBound)
         }
     }
 
-    public func attentionBackward(qkv: any DeviceBuffer, probs: any DeviceBuffer, dOut: any DeviceBuffer,
-                                  dQKV: any DeviceBuffer, batch B: Int, seq T: Int, heads H: Int, headDim Dh: Int) throws {
-        let Q = try cpu(qkv, .float32, "qkv"), P = try cpu(probs, .float32, "probs")
-        let DO = try cpu(dOut, .float32, "dOut"), DQ = try cpu(dQKV, .float32, "dQKV")
-        try need(Q, B * T * 3 * H * Dh, "qkv"); try need(P, B * H * T * T, "probs")
-        try need(DO, B * T * H * Dh, "dOut"); try need(DQ, B * T * 3 * H * Dh, "dQKV")
-        let qp = Q.floats, pp = P.floats, dop = DO.floats, dqp = DQ.floats
+    public func attentionBackward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                                  probs: any DeviceBuffer, dOut: any DeviceBuffer, dQKV: any DeviceBuffer, rows: Int,
+                                  batch B: Int, seq T: Int, heads H: Int, headDim Dh: Int) throws {
+        let Q = try cpu(qkv, .float32, "qkv"), Ln = try cpu(lengths, .int32, "lengths"), S = try cpu(starts, .int32, "starts")
+        let P = try cpu(probs, .float32, "probs"), DO = try cpu(dOut, .float32, "dOut"), DQ = try cpu(dQKV, .float32, "dQKV")
+        try need(Q, rows * 3 * H * Dh, "qkv"); try need(DO, rows * H * Dh, "dOut"); try need(DQ, rows * 3 * H * Dh, "dQKV")
+        try checkSequences(lengths: Ln, starts: S, rows: rows, batch: B, seq: T)
+        try need(P, B * H * T * T, "probs")
+        let qp = Q.floats, lp = Ln.ints, sp = S.ints, pp = P.floats, dop = DO.floats, dqp = DQ.floats
         parallelFor(B * H, grain: max(1, 4096 / max(1, T * T * Dh))) { r in
-            ck_attention_backward(qp, pp, dop, dqp, T, H, Dh, r.lowerBound, r.upperBound)
+            ck_attention_backward(qp, lp, sp, pp, dop, dqp, T, H, Dh, r.lowerBound, r.upperBound)
+        }
+    }
+
+    /// Every sequence's rows lie inside the buffers: the kernels index with them unchecked.
+    private func checkSequences(lengths: CPUBuffer, starts: CPUBuffer, rows: Int, batch B: Int, seq T: Int) throws {
+        try need(lengths, B, "lengths"); try need(starts, B, "starts")
+        for b in 0..<B {
+            let start = Int(starts.ints[b]), len = max(1, min(T, Int(lengths.ints[b])))
+            guard start >= 0, start + len <= rows else {
+                throw ComputeError.invalidArgument("attention: sequence \(b) spans rows \(start)..<\(start + len), outside the \(rows) rows given")
+            }
         }
     }
 }

@@ -559,31 +559,34 @@ public final class OpenCLBackend: Backend {
     /// Work-items per (batch, head) tile: one per row up to the work-group size.
     private func attentionLocal(_ seq: Int) -> Int { max(1, min(workGroupSize, seq)) }
 
-    public func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, probs: any DeviceBuffer,
-                                 out: any DeviceBuffer, batch: Int, seq: Int, heads: Int, headDim: Int) throws {
-        let Q = try cl(qkv, .float32, "qkv"), L = try cl(lengths, .int32, "lengths")
+    public func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                                 probs: any DeviceBuffer, out: any DeviceBuffer, rows: Int, batch: Int, seq: Int,
+                                 heads: Int, headDim: Int) throws {
+        let Q = try cl(qkv, .float32, "qkv"), L = try cl(lengths, .int32, "lengths"), S = try cl(starts, .int32, "starts")
         let P = try cl(probs, .float32, "probs"), O = try cl(out, .float32, "out")
-        try need(Q, batch * seq * 3 * heads * headDim, "qkv"); try need(L, batch, "lengths")
-        try need(P, batch * heads * seq * seq, "probs"); try need(O, batch * seq * heads * headDim, "out")
+        try need(Q, rows * 3 * heads * headDim, "qkv"); try need(L, batch, "lengths"); try need(S, batch, "starts")
+        try need(P, batch * heads * seq * seq, "probs"); try need(O, rows * heads * headDim, "out")
         if batch == 0 || seq == 0 || heads == 0 { return }
         let local = attentionLocal(seq)
         try launch("attention.cl", "attention_forward", global: batch * heads * local, local: local, [
-            .buffer(Q), .buffer(L), .buffer(P), .buffer(O), .int(try i32(seq)), .int(try i32(heads)),
+            .buffer(Q), .buffer(L), .buffer(S), .buffer(P), .buffer(O), .int(try i32(seq)), .int(try i32(heads)),
             .int(try i32(headDim)), .float(1 / Float(max(1, headDim)).squareRoot())])
     }
 
-    public func attentionBackward(qkv: any DeviceBuffer, probs: any DeviceBuffer, dOut: any DeviceBuffer,
-                                  dQKV: any DeviceBuffer, batch: Int, seq: Int, heads: Int, headDim: Int) throws {
-        let Q = try cl(qkv, .float32, "qkv"), P = try cl(probs, .float32, "probs")
-        let D = try cl(dOut, .float32, "dOut"), DQ = try cl(dQKV, .float32, "dQKV")
-        try need(Q, batch * seq * 3 * heads * headDim, "qkv"); try need(P, batch * heads * seq * seq, "probs")
-        try need(D, batch * seq * heads * headDim, "dOut"); try need(DQ, batch * seq * 3 * heads * headDim, "dQKV")
+    public func attentionBackward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                                  probs: any DeviceBuffer, dOut: any DeviceBuffer, dQKV: any DeviceBuffer, rows: Int,
+                                  batch: Int, seq: Int, heads: Int, headDim: Int) throws {
+        let Q = try cl(qkv, .float32, "qkv"), L = try cl(lengths, .int32, "lengths"), S = try cl(starts, .int32, "starts")
+        let P = try cl(probs, .float32, "probs"), D = try cl(dOut, .float32, "dOut"), DQ = try cl(dQKV, .float32, "dQKV")
+        try need(Q, rows * 3 * heads * headDim, "qkv"); try need(P, batch * heads * seq * seq, "probs")
+        try need(L, batch, "lengths"); try need(S, batch, "starts")
+        try need(D, rows * heads * headDim, "dOut"); try need(DQ, rows * 3 * heads * headDim, "dQKV")
         if batch == 0 || seq == 0 || heads == 0 { return }
         let scratch = try scratch("attention.dS", count: batch * heads * seq * seq, dtype: .float32)
         let local = attentionLocal(seq)
         try launch("attention.cl", "attention_backward", global: batch * heads * local, local: local, [
-            .buffer(Q), .buffer(P), .buffer(D), .buffer(DQ), .buffer(scratch), .int(try i32(seq)), .int(try i32(heads)),
-            .int(try i32(headDim)), .float(1 / Float(max(1, headDim)).squareRoot())])
+            .buffer(Q), .buffer(L), .buffer(S), .buffer(P), .buffer(D), .buffer(DQ), .buffer(scratch), .int(try i32(seq)),
+            .int(try i32(heads)), .int(try i32(headDim)), .float(1 / Float(max(1, headDim)).squareRoot())])
     }
 
     // MARK: precision

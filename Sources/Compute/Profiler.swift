@@ -103,20 +103,23 @@ public struct OpCost: Sendable, Equatable {
         return OpCost(flops: 3 * r * c * d + r * c, bytes: f4 * (r * d + c * d + 2 * r))
     }
 
-    /// Per (batch, head): QK^T and PV (2 T^2 Dh each) and the masked, scaled softmax (5 T^2);
-    /// qkv and lengths read, probs and out written.
-    public static func attentionForward(batch: Int, seq: Int, heads: Int, headDim: Int) -> OpCost {
+    /// Per (batch, head): QK^T and PV (2 L^2 Dh each) and the masked, scaled softmax (5 L^2), with
+    /// L = rows / batch the mean sequence length (the lengths stay on the device; L^2 from the mean
+    /// undercounts, never overcounts); qkv and lengths read, probs and out written.
+    public static func attentionForward(rows: Int, batch: Int, seq: Int, heads: Int, headDim: Int) -> OpCost {
         let (b, t, h, d) = (Double(batch), Double(seq), Double(heads), Double(headDim))
-        return OpCost(flops: b * h * (4 * t * t * d + 5 * t * t),
-                      bytes: f4 * (3 * b * t * h * d + b * h * t * t + b * t * h * d + b))
+        let l = Double(rows) / max(1, b)
+        return OpCost(flops: b * h * (4 * l * l * d + 5 * l * l),
+                      bytes: f4 * (3 * Double(rows) * h * d + b * h * t * t + Double(rows) * h * d + 2 * b))
     }
 
-    /// Per (batch, head): dV, dP, dQ, dK (2 T^2 Dh each) and the softmax backward (5 T^2);
-    /// qkv, probs and dOut read, dQKV written (the OpenCL kernel's dS scratch not counted).
-    public static func attentionBackward(batch: Int, seq: Int, heads: Int, headDim: Int) -> OpCost {
+    /// Per (batch, head): dV, dP, dQ, dK (2 L^2 Dh each) and the softmax backward (5 L^2), L as in
+    /// the forward; qkv, probs and dOut read, dQKV written (the OpenCL kernel's dS scratch not counted).
+    public static func attentionBackward(rows: Int, batch: Int, seq: Int, heads: Int, headDim: Int) -> OpCost {
         let (b, t, h, d) = (Double(batch), Double(seq), Double(heads), Double(headDim))
-        return OpCost(flops: b * h * (8 * t * t * d + 5 * t * t),
-                      bytes: f4 * (3 * b * t * h * d + b * h * t * t + b * t * h * d + 3 * b * t * h * d))
+        let l = Double(rows) / max(1, b)
+        return OpCost(flops: b * h * (8 * l * l * d + 5 * l * l),
+                      bytes: f4 * (3 * Double(rows) * h * d + b * h * t * t + Double(rows) * h * d + 3 * Double(rows) * h * d))
     }
 
     /// FLOPs not estimated (branchy per-row program); bytes: logits, numbers, targets, gain read,
@@ -739,21 +742,23 @@ public final class ProfilingBackend: Backend {
         }
     }
 
-    public func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, probs: any DeviceBuffer,
-                                 out: any DeviceBuffer, batch: Int, seq: Int, heads: Int, headDim: Int) throws {
-        try record("attentionForward", .attentionForward(batch: batch, seq: seq, heads: heads, headDim: headDim),
+    public func attentionForward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                                 probs: any DeviceBuffer, out: any DeviceBuffer, rows: Int, batch: Int, seq: Int,
+                                 heads: Int, headDim: Int) throws {
+        try record("attentionForward", .attentionForward(rows: rows, batch: batch, seq: seq, heads: heads, headDim: headDim),
                    OpShape("batch,seq,heads,headDim", batch, seq, heads, headDim)) {
-            try inner.attentionForward(qkv: qkv, lengths: lengths, probs: probs, out: out,
+            try inner.attentionForward(qkv: qkv, lengths: lengths, starts: starts, probs: probs, out: out, rows: rows,
                                        batch: batch, seq: seq, heads: heads, headDim: headDim)
         }
     }
 
-    public func attentionBackward(qkv: any DeviceBuffer, probs: any DeviceBuffer, dOut: any DeviceBuffer,
-                                  dQKV: any DeviceBuffer, batch: Int, seq: Int, heads: Int, headDim: Int) throws {
-        try record("attentionBackward", .attentionBackward(batch: batch, seq: seq, heads: heads, headDim: headDim),
+    public func attentionBackward(qkv: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer,
+                                  probs: any DeviceBuffer, dOut: any DeviceBuffer, dQKV: any DeviceBuffer, rows: Int,
+                                  batch: Int, seq: Int, heads: Int, headDim: Int) throws {
+        try record("attentionBackward", .attentionBackward(rows: rows, batch: batch, seq: seq, heads: heads, headDim: headDim),
                    OpShape("batch,seq,heads,headDim", batch, seq, heads, headDim)) {
-            try inner.attentionBackward(qkv: qkv, probs: probs, dOut: dOut, dQKV: dQKV,
-                                        batch: batch, seq: seq, heads: heads, headDim: headDim)
+            try inner.attentionBackward(qkv: qkv, lengths: lengths, starts: starts, probs: probs, dOut: dOut, dQKV: dQKV,
+                                        rows: rows, batch: batch, seq: seq, heads: heads, headDim: headDim)
         }
     }
 

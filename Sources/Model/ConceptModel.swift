@@ -111,6 +111,9 @@ public final class ConceptModel {
     /// The pointer controller: summary -> hidden -> pointers A, B and the step-1 op.
     let ptr1: Linear, ptr2: Linear
 
+    /// Real (unpadded) tokens of the batch the encoder last ran forward: its rows inside.
+    var packedRows = 0
+
     /// Set false to cut the typed ops out of the decoder (the ablation).
     public var reasonerEnabled = true
     /// Training uses VQ-VAE's surrogate gradients: the gradient reaching a chosen code goes to the

@@ -66,7 +66,8 @@ struct LayerNormLayer {
 }
 
 /// Pre-norm Transformer encoder layer: x += Attn(LN(x)); x += FFN(LN(x)).
-/// Activations for one batch (N = B * T rows) live in the workspace under this layer's prefix.
+/// Works on the batch's tokens stored back to back without padding (n rows; sequence b starts at
+/// row starts[b]); activations live in the workspace under this layer's prefix.
 struct EncoderLayer {
     let ln1: LayerNormLayer, ln2: LayerNormLayer
     let qkv: Linear, proj: Linear, fc1: Linear, fc2: Linear
@@ -95,10 +96,10 @@ struct EncoderLayer {
          ("x1", n * dim), ("h2", n * dim), ("f1", n * hidden), ("g", n * hidden)]
     }
 
-    /// x: [B, T, D] -> y: [B, T, D]
+    /// x: [n, D] -> y: [n, D]
     func forward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, y: any DeviceBuffer,
-                 lengths: any DeviceBuffer, batch: Int, seq: Int) throws {
-        let n = batch * seq, D = dim
+                 lengths: any DeviceBuffer, starts: any DeviceBuffer, rows n: Int, batch: Int, seq: Int) throws {
+        let D = dim
         let h1 = try ws.activation(name, "h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
         let qkvOut = try ws.activation(name, "qkv", n * 3 * D)
         let probs = try ws.activation(name, "probs", batch * heads * seq * seq)
@@ -110,7 +111,7 @@ struct EncoderLayer {
 
         try ln1.forward(be, x: x, y: h1, mean: m1, rstd: r1, rows: n)
         try qkv.forward(be, x: h1, y: qkvOut, rows: n)
-        try be.attentionForward(qkv: qkvOut, lengths: lengths, probs: probs, out: att,
+        try be.attentionForward(qkv: qkvOut, lengths: lengths, starts: starts, probs: probs, out: att, rows: n,
                                 batch: batch, seq: seq, heads: heads, headDim: D / heads)
         try proj.forward(be, x: att, y: f2, rows: n)
         try be.add(x, f2, x1, count: n * D)
@@ -126,10 +127,11 @@ struct EncoderLayer {
         }
     }
 
-    /// dY: [B, T, D] -> dX: [B, T, D] (dX may alias dY). Needs the forward's activations.
+    /// dY: [n, D] -> dX: [n, D] (dX may alias dY). Needs the forward's activations.
     func backward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, dY: any DeviceBuffer,
-                  dX: any DeviceBuffer, batch: Int, seq: Int) throws {
-        let n = batch * seq, D = dim
+                  dX: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer, rows n: Int,
+                  batch: Int, seq: Int) throws {
+        let D = dim
         let h1 = try ws.recall(name, "h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
         let qkvOut = try ws.recall(name, "qkv", n * 3 * D)
         let probs = try ws.recall(name, "probs", batch * heads * seq * seq)
@@ -149,8 +151,8 @@ struct EncoderLayer {
         try be.add(dx1, dY, dx1, count: n * D)
         // Attention branch: x1 = x + proj(attn(qkv(ln1(x))))
         try proj.backward(be, x: att, dY: dx1, dX: dAtt, rows: n)
-        try be.attentionBackward(qkv: qkvOut, probs: probs, dOut: dAtt, dQKV: dQKV,
-                                 batch: batch, seq: seq, heads: heads, headDim: D / heads)
+        try be.attentionBackward(qkv: qkvOut, lengths: lengths, starts: starts, probs: probs, dOut: dAtt, dQKV: dQKV,
+                                 rows: n, batch: batch, seq: seq, heads: heads, headDim: D / heads)
         try qkv.backward(be, x: h1, dY: dQKV, dX: dh, rows: n)
         try ln1.backward(be, x: x, mean: m1, rstd: r1, dY: dh, dX: dX, rows: n)
         try be.add(dX, dx1, dX, count: n * D)

@@ -62,18 +62,18 @@ final class CKernelsTests: XCTestCase {
     /// Attention's (batch, head) tiles split across calls give the same bits as one call.
     func testAttentionTileSplitsGiveIdenticalResults() {
         let B = 3, T = 21, H = 4, Dh = 16
-        let qkv = (0..<(B * T * 3 * H * Dh)).map { _ in Float.random(in: -2...2) }
-        let dOut = (0..<(B * T * H * Dh)).map { _ in Float.random(in: -1...1) }
-        let lengths: [Int32] = [21, 7, 16]
+        let lengths: [Int32] = [21, 7, 16], starts: [Int32] = [0, 21, 28], rows = 44
+        let qkv = (0..<(rows * 3 * H * Dh)).map { _ in Float.random(in: -2...2) }
+        let dOut = (0..<(rows * H * Dh)).map { _ in Float.random(in: -1...1) }
         func run(_ cuts: [Int]) -> ([Float], [Float], [Float]) {
-            var probs = [Float](repeating: .nan, count: B * H * T * T), out = [Float](repeating: .nan, count: B * T * H * Dh)
+            var probs = [Float](repeating: .nan, count: B * H * T * T), out = [Float](repeating: .nan, count: rows * H * Dh)
             var dq = [Float](repeating: .nan, count: qkv.count)
             let bounds = [0] + cuts + [B * H]
             for (lo, hi) in zip(bounds, bounds.dropFirst()) {
-                ck_attention_forward(qkv, lengths, &probs, &out, T, H, Dh, lo, hi)
+                ck_attention_forward(qkv, lengths, starts, &probs, &out, T, H, Dh, lo, hi)
             }
             for (lo, hi) in zip(bounds, bounds.dropFirst()) {
-                ck_attention_backward(qkv, probs, dOut, &dq, T, H, Dh, lo, hi)
+                ck_attention_backward(qkv, lengths, starts, probs, dOut, &dq, T, H, Dh, lo, hi)
             }
             return (probs, out, dq)
         }
@@ -81,6 +81,7 @@ final class CKernelsTests: XCTestCase {
         XCTAssertEqual(whole.0.map(\.bitPattern), split.0.map(\.bitPattern))
         XCTAssertEqual(whole.1.map(\.bitPattern), split.1.map(\.bitPattern))
         XCTAssertEqual(whole.2.map(\.bitPattern), split.2.map(\.bitPattern))
-        XCTAssertFalse(whole.2.contains { $0.isNaN }, "every dQKV element written")
+        XCTAssertFalse(whole.0.contains { $0.isNaN } || whole.1.contains { $0.isNaN } || whole.2.contains { $0.isNaN },
+                       "every element written")
     }
 }

@@ -409,56 +409,75 @@ struct Checks {
     }
 
     /// Two shapes: heads shorter than a vector with keys in one partial block, and heads of whole
-    /// 16-float vectors with keys over three blocks (the CPU kernel's two paths).
+    /// 16-float vectors with keys over three blocks (the CPU kernel's two paths). Sequences are
+    /// stored back to back with one row between them that no sequence owns: it must stay untouched.
     mutating func attentionOps() throws {
-        try attentionOps(B: 3, T: 9, H: 2, Dh: 5, lens: [9, 4, 0]) // 0 behaves as 1 (the first key stays visible)
-        try attentionOps(B: 3, T: 37, H: 2, Dh: 32, lens: [37, 17, 1])
+        try attentionOps(T: 9, H: 2, Dh: 5, lens: [9, 4, 0]) // 0 behaves as 1 (the first key stays visible)
+        try attentionOps(T: 37, H: 2, Dh: 32, lens: [37, 17, 1])
     }
 
-    mutating func attentionOps(B: Int, T: Int, H: Int, Dh: Int, lens: [Int32]) throws {
-        let Q = floats(B * T * 3 * H * Dh), DO = floats(B * T * H * Dh)
-        func at(_ b: Int, _ t: Int, _ w: Int, _ h: Int, _ d: Int) -> Int { (((b * T + t) * 3 + w) * H + h) * Dh + d }
+    mutating func attentionOps(T: Int, H: Int, Dh: Int, lens: [Int32]) throws {
+        let B = lens.count
+        let used = lens.map { max(1, min(T, Int($0))) }
+        let starts = (0..<B).map { b in used[..<b].reduce(0, +) + b }  // a gap row after each sequence
+        let rows = used.reduce(0, +) + B
+        let Q = floats(rows * 3 * H * Dh), DO = floats(rows * H * Dh)
+        func at(_ r: Int, _ w: Int, _ h: Int, _ d: Int) -> Int { ((r * 3 + w) * H + h) * Dh + d }
         let scale = 1 / Double(Dh).squareRoot()
-        var P = [Double](repeating: 0, count: B * H * T * T), O = [Double](repeating: 0, count: B * T * H * Dh)
-        var dQKV = [Double](repeating: 0, count: Q.count)
+        var P = [Double](repeating: 0, count: B * H * T * T)
+        var O = [Double](repeating: .nan, count: rows * H * Dh), dQKV = [Double](repeating: .nan, count: Q.count)
         for bb in 0..<B {
-            let len = max(1, min(T, Int(lens[bb])))
+            let len = used[bb], s0 = starts[bb]
+            for r in s0..<(s0 + len) {
+                for h in 0..<H { for d in 0..<Dh { O[(r * H + h) * Dh + d] = 0; for w in 0..<3 { dQKV[at(r, w, h, d)] = 0 } } }
+            }
             for h in 0..<H {
-                for i in 0..<T {
+                for i in 0..<len {
                     var s = [Double](repeating: -.infinity, count: T)
-                    for j in 0..<len { s[j] = (0..<Dh).reduce(0.0) { $0 + Double(Q[at(bb, i, 0, h, $1)]) * Double(Q[at(bb, j, 1, h, $1)]) } * scale }
+                    for j in 0..<len { s[j] = (0..<Dh).reduce(0.0) { $0 + Double(Q[at(s0 + i, 0, h, $1)]) * Double(Q[at(s0 + j, 1, h, $1)]) } * scale }
                     let mx = s.max()!
                     let e = s.map { $0 == -.infinity ? 0 : exp($0 - mx) }
                     let sum = e.reduce(0, +)
                     for j in 0..<T { P[((bb * H + h) * T + i) * T + j] = e[j] / sum }
                     for d in 0..<Dh {
-                        O[(bb * T + i) * H * Dh + h * Dh + d] = (0..<T).reduce(0.0) { $0 + P[((bb * H + h) * T + i) * T + $1] * Double(Q[at(bb, $1, 2, h, d)]) }
+                        O[((s0 + i) * H + h) * Dh + d] = (0..<len).reduce(0.0) { $0 + P[((bb * H + h) * T + i) * T + $1] * Double(Q[at(s0 + $1, 2, h, d)]) }
                     }
                 }
                 // Backward from the float64 probabilities.
-                for i in 0..<T {
-                    let p = (0..<T).map { P[((bb * H + h) * T + i) * T + $0] }
-                    let dO = (0..<Dh).map { Double(DO[(bb * T + i) * H * Dh + h * Dh + $0]) }
-                    let dp = (0..<T).map { j in (0..<Dh).reduce(0.0) { $0 + dO[$1] * Double(Q[at(bb, j, 2, h, $1)]) } }
-                    let dot = (0..<T).reduce(0.0) { $0 + p[$1] * dp[$1] }
-                    for j in 0..<T {
+                for i in 0..<len {
+                    let p = (0..<len).map { P[((bb * H + h) * T + i) * T + $0] }
+                    let dO = (0..<Dh).map { Double(DO[((s0 + i) * H + h) * Dh + $0]) }
+                    let dp = (0..<len).map { j in (0..<Dh).reduce(0.0) { $0 + dO[$1] * Double(Q[at(s0 + j, 2, h, $1)]) } }
+                    let dot = (0..<len).reduce(0.0) { $0 + p[$1] * dp[$1] }
+                    for j in 0..<len {
                         let ds = p[j] * (dp[j] - dot) * scale
                         for d in 0..<Dh {
-                            dQKV[at(bb, i, 0, h, d)] += ds * Double(Q[at(bb, j, 1, h, d)])
-                            dQKV[at(bb, j, 1, h, d)] += ds * Double(Q[at(bb, i, 0, h, d)])
-                            dQKV[at(bb, j, 2, h, d)] += p[j] * dO[d]
+                            dQKV[at(s0 + i, 0, h, d)] += ds * Double(Q[at(s0 + j, 1, h, d)])
+                            dQKV[at(s0 + j, 1, h, d)] += ds * Double(Q[at(s0 + i, 0, h, d)])
+                            dQKV[at(s0 + j, 2, h, d)] += p[j] * dO[d]
                         }
                     }
                 }
             }
         }
-        let q = try buf(Q), l = try buf(lens), probs = try poisoned(P.count), out = try poisoned(O.count)
-        try b.attentionForward(qkv: q, lengths: l, probs: probs, out: out, batch: B, seq: T, heads: H, headDim: Dh)
+        let q = try buf(Q), l = try buf(lens), st = try buf(starts.map { Int32($0) })
+        let probs = try poisoned(P.count), out = try poisoned(O.count)
+        try b.attentionForward(qkv: q, lengths: l, starts: st, probs: probs, out: out, rows: rows, batch: B, seq: T,
+                               heads: H, headDim: Dh)
         assertClose(try get(probs), P, atol: 1e-6, rtol: 1e-5, "\(label) attentionForward probs T \(T) Dh \(Dh)")
-        assertClose(try get(out), O, atol: 1e-5, rtol: 1e-4, "\(label) attentionForward out T \(T) Dh \(Dh)")
+        assertMatches(try get(out), O, "\(label) attentionForward out T \(T) Dh \(Dh)")
         let dO = try buf(DO), dq = try poisoned(Q.count)
-        try b.attentionBackward(qkv: q, probs: probs, dOut: dO, dQKV: dq, batch: B, seq: T, heads: H, headDim: Dh)
-        assertClose(try get(dq), dQKV, atol: 1e-5, rtol: 1e-4, "\(label) attentionBackward dQKV T \(T) Dh \(Dh)")
+        try b.attentionBackward(qkv: q, lengths: l, starts: st, probs: probs, dOut: dO, dQKV: dq, rows: rows, batch: B,
+                                seq: T, heads: H, headDim: Dh)
+        assertMatches(try get(dq), dQKV, "\(label) attentionBackward dQKV T \(T) Dh \(Dh)")
+    }
+
+    /// Close to want where want is a number; still NaN (never written) where want is NaN.
+    func assertMatches(_ got: [Float], _ want: [Double], _ what: String) {
+        let owned = want.indices.filter { !want[$0].isNaN }
+        assertClose(owned.map { got[$0] }, owned.map { want[$0] }, atol: 1e-5, rtol: 1e-4, what)
+        let touched = want.indices.filter { want[$0].isNaN && !got[$0].isNaN }
+        XCTAssertTrue(touched.isEmpty, "\(what): \(touched.count) elements outside every sequence were written")
     }
 
     // MARK: memory ops

@@ -29,9 +29,10 @@ final class ProfilerTests: XCTestCase {
         try b.softmax(y, p, rows: m, cols: n)
         let (batch, seq, heads, dh) = (2, 4, 2, 3)
         let qkv = try b.makeBuffer(randomFloats(batch * seq * 3 * heads * dh, &rng))
-        let lengths = try b.makeBuffer([Int32(4), Int32(3)])
+        let lengths = try b.makeBuffer([Int32(4), Int32(3)]), starts = try b.makeBuffer([Int32(0), Int32(4)])
         let probs = try b.zeros(batch * heads * seq * seq), out = try b.zeros(batch * seq * heads * dh)
-        try b.attentionForward(qkv: qkv, lengths: lengths, probs: probs, out: out, batch: batch, seq: seq, heads: heads, headDim: dh)
+        try b.attentionForward(qkv: qkv, lengths: lengths, starts: starts, probs: probs, out: out, rows: 7, batch: batch,
+                               seq: seq, heads: heads, headDim: dh)
         let targets = try b.makeBuffer((0..<m).map { Int32($0 % n) })
         let losses = try b.zeros(m), dLogits = try b.zeros(m * n)
         try b.crossEntropy(logits: y, targets: targets, losses: losses, dLogits: dLogits, rows: m, classes: n,

@@ -76,21 +76,24 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// Two sequences of 5 and 3 tokens stored back to back (8 rows, no padding).
     func testAttentionBackward() throws {
-        let B = 2, T = 5, H = 2, Dh = 3
-        let qkv = try be.makeBuffer(randn(B * T * 3 * H * Dh))
-        let lengths = try be.makeBuffer([Int32(T), 3])
+        let B = 2, T = 5, H = 2, Dh = 3, rows = 8
+        let qkv = try be.makeBuffer(randn(rows * 3 * H * Dh))
+        let lengths = try be.makeBuffer([Int32(T), 3]), starts = try be.makeBuffer([Int32(0), 5])
         let probs = try be.makeBuffer(count: B * H * T * T, dtype: .float32)
-        let out = try be.makeBuffer(count: B * T * H * Dh, dtype: .float32)
-        let w = randn(B * T * H * Dh)
+        let out = try be.makeBuffer(count: rows * H * Dh, dtype: .float32)
+        let w = randn(rows * H * Dh)
         func forward() throws -> Double {
-            try be.attentionForward(qkv: qkv, lengths: lengths, probs: probs, out: out, batch: B, seq: T, heads: H, headDim: Dh)
+            try be.attentionForward(qkv: qkv, lengths: lengths, starts: starts, probs: probs, out: out, rows: rows,
+                                    batch: B, seq: T, heads: H, headDim: Dh)
             return try weighted(out, w)
         }
         _ = try forward()
-        let dq = try be.makeBuffer(count: B * T * 3 * H * Dh, dtype: .float32)
+        let dq = try be.makeBuffer(count: rows * 3 * H * Dh, dtype: .float32)
         try be.fill(dq, value: .nan, offset: 0, count: dq.count)
-        try be.attentionBackward(qkv: qkv, probs: probs, dOut: try be.makeBuffer(w), dQKV: dq, batch: B, seq: T, heads: H, headDim: Dh)
+        try be.attentionBackward(qkv: qkv, lengths: lengths, starts: starts, probs: probs, dOut: try be.makeBuffer(w),
+                                 dQKV: dq, rows: rows, batch: B, seq: T, heads: H, headDim: Dh)
         let g = try be.download(dq)
         XCTAssertFalse(g.contains { $0.isNaN }, "attentionBackward left elements of dQKV unwritten")
         try checkDirectional("qkv", x: qkv, grad: g, eps: 1e-2, loss: forward)

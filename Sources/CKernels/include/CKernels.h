@@ -31,13 +31,15 @@ void ck_layernorm_backward_input(const float *x, const float *gamma, const float
 void ck_layernorm_backward_params(const float *x, const float *mean, const float *rstd, const float *dy,
                                   float *dgamma, float *dbeta, long rows, long cols, long col_begin, long col_end);
 
-// Multi-head self-attention with key padding, per (batch, head) tile bh = b * H + h.
-// qkv: [B, T, 3, H, Dh]; lengths: [B]; probs: [B, H, T, T] (zero beyond a row's length);
-// out, dout: [B, T, H, Dh]; dqkv: [B, T, 3, H, Dh] (every element of the tile written).
-void ck_attention_forward(const float *qkv, const int32_t *lengths, float *probs, float *out,
-                          long T, long H, long Dh, long bh_begin, long bh_end);
-void ck_attention_backward(const float *qkv, const float *probs, const float *dout, float *dqkv,
-                           long T, long H, long Dh, long bh_begin, long bh_end);
+// Multi-head self-attention over sequences stored back to back, per (batch, head) tile
+// bh = b * H + h. Sequence b is rows starts[b] ..< starts[b] + len_b of qkv: [rows, 3, H, Dh] and of
+// out, dout: [rows, H, Dh], len_b = clamp(lengths[b], 1, T); rows outside every sequence are neither
+// read nor written. probs: [B, H, T, T], zero past len_b in both axes; dqkv: every element of
+// every sequence's rows written.
+void ck_attention_forward(const float *qkv, const int32_t *lengths, const int32_t *starts, float *probs,
+                          float *out, long T, long H, long Dh, long bh_begin, long bh_end);
+void ck_attention_backward(const float *qkv, const int32_t *lengths, const int32_t *starts, const float *probs,
+                           const float *dout, float *dqkv, long T, long H, long Dh, long bh_begin, long bh_end);
 
 // The vector erf and exp the kernels use, element by element over [0, n): for tests against float64.
 void ck_erf_array(const float *x, float *y, long n);
