@@ -8,7 +8,7 @@ struct Learner: ParsableCommand {
         commandName: "learner",
         abstract: "Teaches a small model school mathematics, one grade at a time.",
         subcommands: [TrainCommand.self, EvalCommand.self, AskCommand.self, LessonsCommand.self, DevicesCommand.self,
-                      BenchCommand.self, ProfileCommand.self, FuzzCommand.self, CourseCommand.self, ReportCommand.self])
+                      BenchCommand.self, ProfileCommand.self, FuzzCommand.self, CourseCommand.self, ReportCommand.self, GoldenCommand.self])
 
     /// Before anything runs: make sure OpenBLAS uses the GEMM kernel this CPU supports
     /// (see `OpenBLASKernel`), then parse the command line as usual.
