@@ -487,8 +487,10 @@ class Twin:
         names = list(self.prm)
         chain = torch.autograd.grad(vq + (out * row_grad).sum(), [self.prm[n] for n in names], allow_unused=True)
 
+        # The Swift encoder runs on the real tokens only and lays xf out [B, T, D] with zero rows at
+        # the padding; nothing reads those rows, so the twin's padded rows are zeroed to compare.
         got = {"out.controller_row": out, "out.controller_row_grad": row_grad_twin, "out.pointer_logits": ptr,
-               "act.summary": summary, "act.words_u": u, "act.encoder_out": xf, "act.controller_in": hin,
+               "act.summary": summary, "act.words_u": u, "act.encoder_out": xf * (torch.arange(xf.shape[1])[None, :] < att_len[:, None])[..., None], "act.controller_in": hin,
                "act.numbers": torch.tensor(numbers), "loss.total": total, "loss.answer": answer, "loss.stop": stop,
                "loss.vq": vq, "loss.program": program, "loss.entropy": ent}
         got.update(vq_got)
