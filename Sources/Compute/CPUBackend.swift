@@ -28,12 +28,10 @@ public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public let threads: Int
 
-    /// OpenBLAS itself runs single-threaded: the backend splits each GEMM's output across its own
-    /// threads (`gemmStridedBatched`).
     public init(threads: Int? = nil) {
         let n = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.threads = n
-        openblas_set_num_threads(1)
+        openblas_set_num_threads(Int32(n))
     }
 
     public var description: String { "cpu (\(threads) thread\(threads == 1 ? "" : "s"), OpenBLAS)" }
@@ -142,34 +140,19 @@ public final class CPUBackend: Backend {
         try need(B, args.needB, "B")
         try need(C, args.needC, "C")
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
-        let ap = A.floats + aOffset, bp = B.floats + bOffset, cp = C.floats + cOffset
-        func block(_ i: Int, rows: Range<Int>, cols: Range<Int>) {
-            if k == 0 {
-                for r in rows {
-                    let row = cp + i * strideC + r * ldc
-                    for j in cols { row[j] = beta == 0 ? 0 : beta * row[j] }
-                }
-                return
-            }
-            let a0 = ap + i * strideA + rows.lowerBound * (transA ? 1 : lda)
-            let b0 = bp + i * strideB + cols.lowerBound * (transB ? ldb : 1)
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(cols.count), Int32(k), alpha, a0, Int32(lda),
-                        b0, Int32(ldb), beta, cp + i * strideC + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
-        }
-        if batch >= threads {
-            parallelFor(batch, grain: 1) { r in for i in r { block(i, rows: 0..<m, cols: 0..<n) } }
-            return
-        }
-        let splitRows = m >= n, length = splitRows ? m : n
-        let parts = min(threads, length / 32, max(1, 2 * m * n * k / 1_000_000))
         for i in 0..<batch {
-            if parts <= 1 { block(i, rows: 0..<m, cols: 0..<n); continue }
-            let per = ((length + parts - 1) / parts + 15) & ~15
-            DispatchQueue.concurrentPerform(iterations: parts) { c in
-                let lo = min(length, c * per), hi = min(length, lo + per)
-                guard lo < hi else { return }
-                if splitRows { block(i, rows: lo..<hi, cols: 0..<n) } else { block(i, rows: 0..<m, cols: lo..<hi) }
+            if k == 0 {
+                // BLAS leaves C untouched for k == 0 only when beta == 1; define it as beta * C.
+                for r in 0..<m {
+                    let row = C.floats + cOffset + i * strideC + r * ldc
+                    for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+                }
+                continue
             }
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha,
+                        A.floats + aOffset + i * strideA, Int32(lda),
+                        B.floats + bOffset + i * strideB, Int32(ldb),
+                        beta, C.floats + cOffset + i * strideC, Int32(ldc))
         }
     }
 
