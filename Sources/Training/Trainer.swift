@@ -135,8 +135,6 @@ public final class Trainer {
 
     // MARK: one step
 
-    private let prefetch = BatchPrefetch()
-
     /// The padded length T of the last training batch (its longest question), for benchmarks.
     public private(set) var lastBatchSeq = 0
 
@@ -146,22 +144,9 @@ public final class Trainer {
     /// nothing but the gradient norm (for clipping) comes back from the device.
     @discardableResult
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
-        let batch: ModelBatch
-        if options.course == nil, let next = try prefetch.take(matching: dataRNG) {
-            batch = next.batch
-            dataRNG = next.rngAfter
-        } else {
-            let questions = options.course.map { courseQuestions($0, count: options.batchSize) }
-                ?? generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
-            batch = try batcher.batch(questions)
-        }
-        if options.course == nil {
-            // A course's next batch depends on its progress after this step: made in line.
-            let generator = generator, batcher = batcher, count = options.batchSize
-            prefetch.start(from: dataRNG) { rng in
-                try batcher.batch(generator.generate(split: .train, count: count, rng: &rng))
-            }
-        }
+        let questions = options.course.map { courseQuestions($0, count: options.batchSize) }
+            ?? generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
+        let batch = try batcher.batch(questions)
         lastBatchSeq = batch.seq
         var total: StepStats?
         while total == nil {
