@@ -28,10 +28,14 @@ public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public let threads: Int
 
+    /// Parallel loops and GEMMs share one pool of spinning threads (CKernels/pool.c): a parked
+    /// Dispatch worker takes tens of microseconds to wake, as long as many of a step's ops.
+    /// OpenBLAS runs single-threaded; each GEMM's output is split across the pool instead.
     public init(threads: Int? = nil) {
         let n = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.threads = n
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(1)
+        ck_pool_init(Int32(n))
     }
 
     public var description: String { "cpu (\(threads) thread\(threads == 1 ? "" : "s"), OpenBLAS)" }
@@ -61,9 +65,19 @@ public final class CPUBackend: Backend {
         let chunks = min(threads, max(1, n / max(1, grain)))
         if chunks <= 1 { body(0..<n); return }
         let per = (n + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        Self.onPool(chunks) { c in
             let lo = c * per, hi = min(n, lo + per)
             if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// body(c) for c in 0..<chunks on the thread pool; returns when all are done.
+    static func onPool(_ chunks: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var task = body
+            withUnsafeMutablePointer(to: &task) { ptr in
+                ck_pool_run({ ctx, c in ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(c)) }, ptr, chunks)
+            }
         }
     }
 
@@ -140,19 +154,40 @@ public final class CPUBackend: Backend {
         try need(B, args.needB, "B")
         try need(C, args.needC, "C")
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
-        for i in 0..<batch {
+        let ap = A.floats + aOffset, bp = B.floats + bOffset, cp = C.floats + cOffset
+        // C[rows, cols] = op(A)[rows, :] op(B)[:, cols] for one batch entry and a block of C.
+        func block(_ i: Int, rows: Range<Int>, cols: Range<Int>) {
             if k == 0 {
                 // BLAS leaves C untouched for k == 0 only when beta == 1; define it as beta * C.
-                for r in 0..<m {
-                    let row = C.floats + cOffset + i * strideC + r * ldc
-                    for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+                for r in rows {
+                    let row = cp + i * strideC + r * ldc
+                    for j in cols { row[j] = beta == 0 ? 0 : beta * row[j] }
                 }
-                continue
+                return
             }
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha,
-                        A.floats + aOffset + i * strideA, Int32(lda),
-                        B.floats + bOffset + i * strideB, Int32(ldb),
-                        beta, C.floats + cOffset + i * strideC, Int32(ldc))
+            // Row r of op(A) starts at A + r * lda (column r of A when transposed); column j of
+            // op(B) at B + j (row j of B when transposed).
+            let a0 = ap + i * strideA + rows.lowerBound * (transA ? 1 : lda)
+            let b0 = bp + i * strideB + cols.lowerBound * (transB ? ldb : 1)
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(cols.count), Int32(k), alpha, a0, Int32(lda),
+                        b0, Int32(ldb), beta, cp + i * strideC + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
+        }
+        if batch >= threads {
+            parallelFor(batch, grain: 1) { r in for i in r { block(i, rows: 0..<m, cols: 0..<n) } }
+            return
+        }
+        // The longer side of C in one block per thread (multiples of 16 rows or columns); small
+        // products stay whole, where handing out work costs more than it saves.
+        let splitRows = m >= n, length = splitRows ? m : n
+        let parts = min(threads, length / 32, max(1, 2 * m * n * k / 1_000_000))
+        for i in 0..<batch {
+            if parts <= 1 { block(i, rows: 0..<m, cols: 0..<n); continue }
+            let per = ((length + parts - 1) / parts + 15) & ~15
+            Self.onPool(parts) { c in
+                let lo = min(length, c * per), hi = min(length, lo + per)
+                guard lo < hi else { return }
+                if splitRows { block(i, rows: lo..<hi, cols: 0..<n) } else { block(i, rows: 0..<m, cols: lo..<hi) }
+            }
         }
     }
 

@@ -41,6 +41,14 @@ void ck_attention_forward(const float *qkv, const int32_t *lengths, const int32_
 void ck_attention_backward(const float *qkv, const int32_t *lengths, const int32_t *starts, const float *probs,
                            const float *dout, float *dqkv, long T, long H, long Dh, long bh_begin, long bh_end);
 
+// A pool of threads for the CPU backend's parallel loops and GEMM splits (pool.c): fn(ctx, c)
+// for every c in [0, chunks), on the calling thread and the workers; returns when all are done.
+// One job at a time (the backend's ops run one after another). init makes threads - 1 workers
+// (never fewer than an earlier call made).
+typedef void (*ck_task_fn)(void *ctx, long chunk);
+void ck_pool_init(int threads);
+void ck_pool_run(ck_task_fn fn, void *ctx, long chunks);
+
 // The vector erf and exp the kernels use, element by element over [0, n): for tests against float64.
 void ck_erf_array(const float *x, float *y, long n);
 void ck_exp_array(const float *x, float *y, long n);
