@@ -74,16 +74,7 @@ extension CPUBackend {
         let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
         let pp = P.floats, gp = G.floats, mp = M.floats, vp = V.floats
         parallelFor(count, grain: 16384) { r in
-            for i in r {
-                let g = gp[i] * gradScale
-                let mi = beta1 * mp[i] + (1 - beta1) * g
-                let vi = beta2 * vp[i] + (1 - beta2) * g * g
-                mp[i] = mi; vp[i] = vi
-                var p = pp[i]
-                p -= lr * weightDecay * p
-                p -= lr * (mi / bc1) / ((vi / bc2).squareRoot() + eps)
-                pp[i] = p
-            }
+            ck_adamw(pp, gp, mp, vp, r.lowerBound, r.upperBound, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale)
         }
     }
 

@@ -41,6 +41,11 @@ void ck_attention_forward(const float *qkv, const int32_t *lengths, const int32_
 void ck_attention_backward(const float *qkv, const int32_t *lengths, const int32_t *starts, const float *probs,
                            const float *dout, float *dqkv, long T, long H, long Dh, long bh_begin, long bh_end);
 
+// AdamW with decoupled weight decay on [begin, end): g = grad * grad_scale; m, v updated in place;
+// bc1, bc2 the bias corrections 1 - beta^step.
+void ck_adamw(float *param, const float *grad, float *m, float *v, long begin, long end, float lr, float beta1,
+              float beta2, float eps, float weight_decay, float bc1, float bc2, float grad_scale);
+
 // A pool of threads for the CPU backend's parallel loops and GEMM splits (pool.c): fn(ctx, c)
 // for every c in [0, chunks), on the calling thread and the workers; returns when all are done.
 // One job at a time (the backend's ops run one after another). init makes threads - 1 workers
