@@ -108,8 +108,11 @@ public final class ConceptModel {
     /// The word reader: a word-embedding table [V, D] and its LayerNorm.
     let bowEmb: Parameter
     let bowLN: LayerNormLayer
-    /// The pointer controller: summary -> hidden -> pointers A, B and the step-1 op.
+    /// The op controller: summary -> hidden -> the step-1 op.
     let ptr1: Linear, ptr2: Linear
+    /// The number reader: each number's encoder states -> hidden -> role scores (A, B, C) and op votes.
+    let num1: Linear
+    let numRoles: Parameter, numOps: Parameter
 
     /// Set false to cut the typed ops out of the decoder (the ablation).
     public var reasonerEnabled = true
@@ -167,15 +170,20 @@ public final class ConceptModel {
         ctrl1 = try Linear(params, "controller.fc1", hin, config.controllerHidden, std: 1 / Double(hin).squareRoot(), rng: &rng)
         ctrl2 = try Linear(params, "controller.fc2", config.controllerHidden, config.outputWidth,
                            std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng)
-        try Self.setOpPriors(ctrl2, config: config, backend: backend)
+        try Self.setOpPriors(ctrl2, opOffset: 3 * config.slots, config: config, backend: backend)
         gain = try params.make("decoder.gain", [1], .ones, decays: false, rng: &rng)
         bowEmb = try params.make("words.tokens", [config.vocabSize, D], .normal(std: 0.02), decays: true, rng: &rng)
         bowLN = try LayerNormLayer(params, "words.ln", D, rng: &rng)
         ptr1 = try Linear(params, "pointers.fc1", D, config.controllerHidden, std: 1 / Double(D).squareRoot(), rng: &rng)
-        ptr2 = try Linear(params, "pointers.fc2", config.controllerHidden, config.pointerColumns,
+        ptr2 = try Linear(params, "pointers.fc2", config.controllerHidden, ReasonerSpec.opCount,
                           std: 1 / Double(config.controllerHidden).squareRoot(), rng: &rng)
         // The step-1 op is chosen here, so the Occam prior goes here too.
-        try Self.setOpPriors(ptr2, config: config, backend: backend)
+        try Self.setOpPriors(ptr2, opOffset: 0, config: config, backend: backend)
+        num1 = try Linear(params, "numbers.fc1", D, config.controllerHidden, std: 1 / Double(D).squareRoot(), rng: &rng)
+        numRoles = try params.make("numbers.roles", [config.controllerHidden, 3],
+                                   .normal(std: 1 / Double(config.controllerHidden).squareRoot()), decays: true, rng: &rng)
+        // The op votes start at zero: the Occam prior alone decides the first steps' op.
+        numOps = try params.make("numbers.ops", [config.controllerHidden, ReasonerSpec.opCount], .zeros, decays: true, rng: &rng)
         let books = config.vqHeads + config.vqStages
         pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
         committedUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
@@ -234,6 +242,7 @@ public final class ConceptModel {
         let training = batch.targets != nil
 
         let numbers = try encoderForward(batch)                         // xf: [B, T, D], s: [B, D]
+        try numbersForward(batch)                                       // roles [3, B*S], op votes [B, U]
         let u = try wordsForward(batch)                                 // u: [B, D]
         try quantizerForward(reader: u, rows: B, training: training)    // hin: [B, D + (P+1) Dc]
         let out = try controllerForward(rows: B)                        // out: [B, outW]

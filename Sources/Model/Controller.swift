@@ -5,26 +5,30 @@ import Compute
 ///
 /// - The op/relation controller reads hin = [u; codes]: out = fc2(gelu(fc1(hin))), whose relation,
 ///   STOP and decoder columns are used.
-/// - The pointer controller reads the encoder's summary s: [B, D] and writes the pointer and
-///   step-1 op columns over the first one's: which number is which operand and which op applies
-///   to it depend on word order, which the summary has and the word bag does not.
+/// - The op controller reads the encoder's summary s: [B, D] and writes the step-1 op columns
+///   over the first one's: which op applies depends on word order, which the summary has and the
+///   word bag does not. The number reader (`NumberReader.swift`) writes the pointer columns, one
+///   score per number and role from that number's own encoder states, and adds its op votes.
 extension ConceptModel {
-    /// out: [B, outW]; ptr: [B, pointerColumns] written over out[:, 0 ..< pointerColumns].
+    /// out: [B, outW]; the number reader's pointers and the op controller's op logits are written
+    /// over out[:, 0 ..< 3 slots + ops].
     func controllerForward(rows B: Int) throws -> any DeviceBuffer {
         let cfg = config, be = backend, D = cfg.dModel, H = cfg.controllerHidden, outW = cfg.outputWidth
-        let hinW = D + cfg.codeVectorWidth, P = cfg.pointerColumns
+        let hinW = D + cfg.codeVectorWidth, S = cfg.slots, U = ReasonerSpec.opCount
         let hin = try ws.get("ctrl.in", B * hinW)
         let c1 = try ws.get("ctrl.c1", B * H), hc = try ws.get("ctrl.h", B * H)
         let out = try ws.get("ctrl.out", B * outW)
         try be.gemm(m: B, n: H, k: hinW, a: hin, b: ctrl1.w.read(), c: c1)
         try be.addBiasGelu(c1, bias: ctrl1.b.read(), hc, rows: B, cols: H)
         try ctrl2.forward(be, x: hc, y: out, rows: B)
-        // Pointers and op from the summary: fc2(gelu(fc1(s))): [B, P].
-        let p1 = try ws.get("ptr.c1", B * H), ph = try ws.get("ptr.h", B * H), logits = try ws.get("ptr.out", B * P)
+        // The step-1 op from the summary: fc2(gelu(fc1(s))): [B, U].
+        let p1 = try ws.get("ptr.c1", B * H), ph = try ws.get("ptr.h", B * H), logits = try ws.get("ptr.out", B * U)
         try be.gemm(m: B, n: H, k: D, a: try ws.get("summary", B * D), b: ptr1.w.read(), c: p1)
         try be.addBiasGelu(p1, bias: ptr1.b.read(), ph, rows: B, cols: H)
         try ptr2.forward(be, x: ph, y: logits, rows: B)
-        try be.copy2D(logits, srcOffset: 0, srcStride: P, to: out, dstOffset: 0, dstStride: outW, rows: B, cols: P)
+        try be.copy2D(logits, srcOffset: 0, srcStride: U, to: out, dstOffset: 3 * S, dstStride: outW, rows: B, cols: U)
+        // Pointers A, B, C per number, and the numbers' op votes.
+        try numbersWrite(out: out, rows: B)
         return out
     }
 
@@ -33,12 +37,14 @@ extension ConceptModel {
     /// through the op/relation controller into dHin: [B, hinW], which it returns.
     func controllerBackward(rows B: Int) throws -> any DeviceBuffer {
         let cfg = config, be = backend, D = cfg.dModel, H = cfg.controllerHidden, outW = cfg.outputWidth
-        let hinW = D + cfg.codeVectorWidth, P = cfg.pointerColumns
+        let hinW = D + cfg.codeVectorWidth, S = cfg.slots, U = ReasonerSpec.opCount
         let dOut = try ws.get("ctrl.dout", B * outW)
-        // The pointer controller's columns overwrote the first controller's: theirs alone get the
-        // gradient, taken out of dOut (and zeroed there).
-        let dl = try ws.get("ptr.dout", B * P)
-        try takeColumns(dOut, rows: B, from: 0, count: P, into: dl)
+        // The number reader's and the op controller's columns overwrote the first controller's:
+        // theirs alone get the gradient, taken out of dOut (and zeroed there).
+        let dPointers = try ws.get("num.dpointers", B * 3 * S), dl = try ws.get("ptr.dout", B * U)
+        try takeColumns(dOut, rows: B, from: 0, count: 3 * S, into: dPointers)
+        try takeColumns(dOut, rows: B, from: 3 * S, count: U, into: dl)
+        try numbersBackward(dPointers: dPointers, dOps: dl, rows: B)
         let p1 = try ws.get("ptr.c1", B * H), ph = try ws.get("ptr.h", B * H), dph = try ws.get("ptr.dh", B * H)
         try ptr2.backward(be, x: ph, dY: dl, dX: dph, rows: B)
         try be.geluBackward(x: p1, dY: dph, dX: dph, count: B * H)
@@ -66,10 +72,10 @@ extension ConceptModel {
     /// The Occam prior: step 1 starts out preferring the identity op, so a relation that needs no
     /// arithmetic (greater, smaller) is not learned as greater(predecessor(a), b), which only errs
     /// on the rare |a - b| = 1 questions and is hard to leave once the softmax saturates. Set in
-    /// a layer whose outputs are laid out like the controller row.
-    static func setOpPriors(_ layer: Linear, config: ModelConfig, backend: any Backend) throws {
+    /// a layer whose op columns start at `opOffset`.
+    static func setOpPriors(_ layer: Linear, opOffset: Int, config: ModelConfig, backend: any Backend) throws {
         var bias = try backend.download(layer.b.value)
-        bias[3 * config.slots + StepOp.identity.rawValue] = config.identityPrior
+        bias[opOffset + StepOp.identity.rawValue] = config.identityPrior
         try backend.upload(bias, to: layer.b.value)
     }
 }

@@ -49,13 +49,15 @@ extension ConceptModel {
         return numbers
     }
 
-    /// ds: [B, D] (the summary's gradient) -> dxf: [B, T, D] at the [CLS] rows -> final LayerNorm
+    /// ds: [B, D] (the summary's gradient) -> dxf: [B, T, D] at the [CLS] rows, plus the number
+    /// reader's gradient at the digit rows -> final LayerNorm
     /// -> layers -> the four embedding tables.
     func encoderBackward(rows B: Int, seq T: Int, ds: any DeviceBuffer) throws {
         let be = backend, D = config.dModel, N = B * T
         let dxf = try ws.get("xf.grad", N * D)
         try be.fill(dxf, value: 0, offset: 0, count: N * D)
         try be.embeddingScatterAdd(dOut: ds, ids: try ws.get("ids.cls", B, .int32), dTable: dxf, count: B, dim: D)
+        try numbersBackwardIntoStates(dxf: dxf, rows: B, seq: T)
         let dx = try ws.get("x.grad", N * D)
         try lnF.backward(be, x: try ws.get("x\(layers.count)", N * D), mean: try ws.get("lnf.m", N), rstd: try ws.get("lnf.r", N),
                          dY: dxf, dX: dx, rows: N)

@@ -46,8 +46,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Width of the controller's output row: pointers A, B and C, step-1 op, step-2 relation,
     /// STOP, then the decoder's learned yes/no and digit terms.
     var outputWidth: Int { 3 * slots + StepOp.allCases.count + Relation.allCases.count + 1 + 2 + places * 10 }
-    /// Leading output columns the pointer controller writes: pointers A, B and C, then the step-1 op.
-    var pointerColumns: Int { 3 * slots + StepOp.allCases.count }
     var codeVectorWidth: Int { (vqHeads + 1) * codeDim }
 }
 

@@ -119,9 +119,10 @@ final class ModelGradientTests: XCTestCase {
             if checked > model.params.all.count * 2 / 3 { break }
         }
         XCTAssertGreaterThan(checked, model.params.all.count * 2 / 3, "too few tensors checked (seed \(seed); replay with MODEL_TEST_SEED=\(seed))")
-        // The word reader and the pointer controller exist and got a gradient (checked, not skipped).
-        let reader = model.params.all.filter { $0.name.hasPrefix("words.") || $0.name.hasPrefix("pointers.") }
-        XCTAssertEqual(reader.count, 7)
+        // The word reader, the op controller and the number reader exist and got a gradient
+        // (checked, not skipped).
+        let reader = model.params.all.filter { ["words.", "pointers.", "numbers."].contains(where: $0.name.hasPrefix) }
+        XCTAssertEqual(reader.count, 11)
         for p in reader { XCTAssertGreaterThan(try be.download(p.grad).map { abs($0) }.max() ?? 0, 0, p.name) }
     }
 
