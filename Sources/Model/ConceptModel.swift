@@ -110,9 +110,9 @@ public final class ConceptModel {
     let bowLN: LayerNormLayer
     /// The op controller: summary -> hidden -> the step-1 op.
     let ptr1: Linear, ptr2: Linear
-    /// The number reader: each number's encoder states -> hidden -> role scores (A, B, C) and op votes.
+    /// The number reader: each number's encoder states -> hidden -> role scores (A, B, C).
     let num1: Linear
-    let numRoles: Parameter, numOps: Parameter
+    let numRoles: Parameter
 
     /// Set false to cut the typed ops out of the decoder (the ablation).
     public var reasonerEnabled = true
@@ -182,8 +182,6 @@ public final class ConceptModel {
         num1 = try Linear(params, "numbers.fc1", D, config.controllerHidden, std: 1 / Double(D).squareRoot(), rng: &rng)
         numRoles = try params.make("numbers.roles", [config.controllerHidden, 3],
                                    .normal(std: 1 / Double(config.controllerHidden).squareRoot()), decays: true, rng: &rng)
-        // The op votes start at zero: the Occam prior alone decides the first steps' op.
-        numOps = try params.make("numbers.ops", [config.controllerHidden, ReasonerSpec.opCount], .zeros, decays: true, rng: &rng)
         let books = config.vqHeads + config.vqStages
         pendingUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
         committedUsage = try (0..<books).map { _ in try backend.zeros(config.codes) }
@@ -242,7 +240,7 @@ public final class ConceptModel {
         let training = batch.targets != nil
 
         let numbers = try encoderForward(batch)                         // xf: [B, T, D], s: [B, D]
-        try numbersForward(batch)                                       // roles [3, B*S], op votes [B, U]
+        try numbersForward(batch)                                       // roles [3, B*S]
         let u = try wordsForward(batch)                                 // u: [B, D]
         try quantizerForward(reader: u, rows: B, training: training)    // hin: [B, D + (P+1) Dc]
         let out = try controllerForward(rows: B)                        // out: [B, outW]

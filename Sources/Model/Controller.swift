@@ -8,7 +8,7 @@ import Compute
 /// - The op controller reads the encoder's summary s: [B, D] and writes the step-1 op columns
 ///   over the first one's: which op applies depends on word order, which the summary has and the
 ///   word bag does not. The number reader (`NumberReader.swift`) writes the pointer columns, one
-///   score per number and role from that number's own encoder states, and adds its op votes.
+///   score per number and role from that number's own encoder states.
 extension ConceptModel {
     /// out: [B, outW]; the number reader's pointers and the op controller's op logits are written
     /// over out[:, 0 ..< 3 slots + ops].
@@ -27,7 +27,7 @@ extension ConceptModel {
         try be.addBiasGelu(p1, bias: ptr1.b.read(), ph, rows: B, cols: H)
         try ptr2.forward(be, x: ph, y: logits, rows: B)
         try be.copy2D(logits, srcOffset: 0, srcStride: U, to: out, dstOffset: 3 * S, dstStride: outW, rows: B, cols: U)
-        // Pointers A, B, C per number, and the numbers' op votes.
+        // Pointers A, B, C per number.
         try numbersWrite(out: out, rows: B)
         return out
     }
@@ -44,7 +44,7 @@ extension ConceptModel {
         let dPointers = try ws.get("num.dpointers", B * 3 * S), dl = try ws.get("ptr.dout", B * U)
         try takeColumns(dOut, rows: B, from: 0, count: 3 * S, into: dPointers)
         try takeColumns(dOut, rows: B, from: 3 * S, count: U, into: dl)
-        try numbersBackward(dPointers: dPointers, dOps: dl, rows: B)
+        try numbersBackward(dPointers: dPointers, rows: B)
         let p1 = try ws.get("ptr.c1", B * H), ph = try ws.get("ptr.h", B * H), dph = try ws.get("ptr.dh", B * H)
         try ptr2.backward(be, x: ph, dY: dl, dX: dph, rows: B)
         try be.geluBackward(x: p1, dY: dph, dX: dph, count: B * H)
