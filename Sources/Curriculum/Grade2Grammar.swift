@@ -82,15 +82,6 @@ extension Grammar {
         ("There are {a} {T} in a box. {N} takes out {c}. How many {T} are in the box now?", "box-takes-out", false),
         ("{N} has {a} {T} and uses {c} of them. How many {T} are left?", "uses", false),
         ("{N} had {a} {T} and sold {c}. How many {T} are left?", "sold", false),
-        // Two people, `{M}` another name: the same verb with the asked-about person as the doer
-        // and as the other party, so who gains is read from who does what to whom, not from the
-        // verb or from a second name being there.
-        ("{N} has {a} {T}. {N} gets {c} more from {M}. How many {T} does {N} have now?", "gets-from", true),
-        ("{N} has {a} {T}. {M} gets {c} of them from {N}. How many {T} does {N} have now?", "other-gets", false),
-        ("{N} has {a} {T}. {N} takes {c} {T} from {M}. How many {T} does {N} have now?", "takes-from", true),
-        ("{N} has {a} {T}. {M} takes {c} {T} from {N}. How many {T} does {N} have now?", "other-takes", false),
-        ("{N} has {a} {T}. {M} gives {c} {T} to {N}. How many {T} does {N} have now?", "given-to", true),
-        ("{N} has {a} {T}. {N} gives {c} {T} to {M}. How many {T} does {N} have now?", "gives-to", false),
     ]
 
     /// Skip counting: `{p}, {c}, {a}` are three terms; the answer is the next.
@@ -179,12 +170,9 @@ extension Grammar {
         case .wordProblem:
             for s in stories {
                 let p = ProgramSketch(s.plus ? .add : .subtract, "a", c: "c")
-                for (i, name) in storyNames.enumerated() {
-                    for (j, thing) in storyThings.enumerated() {
-                        // The other person: another name, varied with the thing (one per pair).
-                        let other = storyNames[(i + 1 + j % (storyNames.count - 1)) % storyNames.count]
-                        b.add(s.text.replacingOccurrences(of: "{N}", with: name).replacingOccurrences(of: "{M}", with: other)
-                                .replacingOccurrences(of: "{T}", with: thing), p,
+                for name in storyNames {
+                    for thing in storyThings {
+                        b.add(s.text.replacingOccurrences(of: "{N}", with: name).replacingOccurrences(of: "{T}", with: thing), p,
                               frame: "g2-story-\(s.id)", words: "g2-story")
                     }
                 }

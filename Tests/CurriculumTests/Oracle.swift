@@ -133,16 +133,6 @@ enum Oracle {
     /// Whether a Grade 2 sentence names an addition (else a subtraction), from its words.
     static func names(plusIn text: String) -> Bool {
         let t = text.lowercased()
-        // A story with two people: who gains is who does what to whom. The person asked about is
-        // the first named; the event's doer is the name right before gets, takes or gives.
-        let words = t.split { !$0.isLetter }.map(String.init)
-        let people: Set<String> = ["sam", "mia", "leo", "ana", "ben", "zoe"]
-        let named = words.filter(people.contains)
-        if Set(named).count >= 2, let owner = named.first,
-           let v = words.indices.first(where: { $0 > 0 && ["gets", "takes", "gives"].contains(words[$0]) && people.contains(words[$0 - 1]) }) {
-            let ownerActs = words[v - 1] == owner
-            return words[v] == "gives" ? !ownerActs : ownerActs
-        }
         for w in ["minus", "take", "took", "subtract", "difference", "less", "back", "gives away", "lost", "uses", "sold", "left"]
             where t.contains(w) { return false }
         return true
