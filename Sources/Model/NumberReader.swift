@@ -87,3 +87,41 @@ extension ConceptModel {
                                        beta: 1, c: dxf, cOffset: 0, ldc: D, strideC: T * D, batch: B)
     }
 }
+
+/// Each number of a question fills at most one role: no program a lesson writes reads one number
+/// as two operands (`DistinctRolesTests` checks every generated question). Eval picks the
+/// pointers in order, A first, then B among the other numbers, then C among the numbers A and B
+/// left (among those A left when the question has only two: then B and C are never both used),
+/// by removing from a pointer's logits the slots an earlier pointer took. Training is unchanged
+/// (the soft mixture); only the argmax program is constrained.
+extension ConceptModel {
+    /// row: one question's pointer logits [3S] (A, B, C); present: [S]. Returns the slot each
+    /// later pointer must not take, as (role, slot) pairs to mask.
+    static func distinctRoleMasks(row: ArraySlice<Float>, present: [Bool], slots S: Int) -> [(role: Int, slot: Int)] {
+        let r = Array(row), live = (0..<S).filter { present[$0] }
+        guard live.count >= 2 else { return [] }
+        func best(_ role: Int, among: [Int]) -> Int { among.max { r[role * S + $0] < r[role * S + $1] } ?? among[0] }
+        let a = best(0, among: live)
+        let forB = live.filter { $0 != a }
+        let b = best(1, among: forB)
+        var masks = [(role: 1, slot: a), (role: 2, slot: a)]
+        if live.count >= 3 { masks.append((role: 2, slot: b)) }
+        return masks
+    }
+
+    /// Applies `distinctRoleMasks` to out: [B, outW] on the device (eval only).
+    func distinctPointers(out: any DeviceBuffer, numbers: [Int32], rows B: Int) throws {
+        let cfg = config, S = cfg.slots, P = cfg.places, outW = cfg.outputWidth
+        let ptrs = try ws.get("num.distinct", B * 3 * S)
+        try backend.copy2D(out, srcOffset: 0, srcStride: outW, to: ptrs, dstOffset: 0, dstStride: 3 * S, rows: B, cols: 3 * S)
+        var host = try backend.download(ptrs, offset: 0, count: B * 3 * S)
+        for b in 0..<B {
+            let present = (0..<S).map { numbers[(b * S + $0) * P] >= 0 }
+            for m in Self.distinctRoleMasks(row: host[(b * 3 * S)..<((b + 1) * 3 * S)], present: present, slots: S) {
+                host[b * 3 * S + m.role * S + m.slot] = -1e4
+            }
+        }
+        try backend.upload(host, to: ptrs)
+        try backend.copy2D(ptrs, srcOffset: 0, srcStride: 3 * S, to: out, dstOffset: 0, dstStride: outW, rows: B, cols: 3 * S)
+    }
+}
