@@ -90,50 +90,38 @@ extension ConceptModel {
 
 /// Each number of a question fills at most one role: no program a lesson writes reads one number
 /// as two operands (`DistinctRolesTests` checks every generated question). Eval picks the
-/// pointers the program uses in order: A, then C when the step-1 op takes two numbers, then B
-/// when the answer is yes or no, each among the numbers the earlier ones left (when none is left,
-/// among those A left), by removing from its logits the slots an earlier pointer took. A pointer
-/// the program does not use is left alone (its logits were never trained for that question).
-/// Training is unchanged (the soft mixture); only the argmax program is constrained.
+/// pointers in order, A first, then B among the other numbers, then C among the numbers A and B
+/// left (among those A left when the question has only two: then B and C are never both used),
+/// by removing from a pointer's logits the slots an earlier pointer took. Training is unchanged
+/// (the soft mixture); only the argmax program is constrained.
 extension ConceptModel {
-    /// row: one question's controller output [outW] (pointers A, B, C, ops, relations, STOP...);
-    /// present: [S]. Returns the (role, slot) pairs to mask; roles 0 A, 1 B, 2 C.
-    static func distinctRoleMasks(row: ArraySlice<Float>, present: [Bool], slots S: Int,
-                                  offeredOps: Int32 = ReasonerSpec.allOps) -> [(role: Int, slot: Int)] {
+    /// row: one question's pointer logits [3S] (A, B, C); present: [S]. Returns the slot each
+    /// later pointer must not take, as (role, slot) pairs to mask.
+    static func distinctRoleMasks(row: ArraySlice<Float>, present: [Bool], slots S: Int) -> [(role: Int, slot: Int)] {
         let r = Array(row), live = (0..<S).filter { present[$0] }
         guard live.count >= 2 else { return [] }
-        let U = ReasonerSpec.opCount, R = ReasonerSpec.relationCount
-        let offered = (0..<U).filter { (offeredOps >> Int32($0)) & 1 != 0 }
-        let op: Int = offered.max { r[3 * S + $0] < r[3 * S + $1] } ?? 0
-        let binary = StepOp(rawValue: op)?.isBinary ?? false
-        let answersNumber = r[3 * S + U + R] > 0
-        var used = [0]
-        if binary { used.append(2) }
-        if !answersNumber { used.append(1) }
         func best(_ role: Int, among: [Int]) -> Int { among.max { r[role * S + $0] < r[role * S + $1] } ?? among[0] }
-        var taken = [best(0, among: live)], masks: [(role: Int, slot: Int)] = []
-        for role in used.dropFirst() {
-            let free = live.filter { !taken.contains($0) }
-            let avoid = free.isEmpty ? [taken[0]] : taken
-            masks += avoid.map { (role: role, slot: $0) }
-            taken.append(best(role, among: live.filter { !avoid.contains($0) }))
-        }
+        let a = best(0, among: live)
+        let forB = live.filter { $0 != a }
+        let b = best(1, among: forB)
+        var masks = [(role: 1, slot: a), (role: 2, slot: a)]
+        if live.count >= 3 { masks.append((role: 2, slot: b)) }
         return masks
     }
 
     /// Applies `distinctRoleMasks` to out: [B, outW] on the device (eval only).
     func distinctPointers(out: any DeviceBuffer, numbers: [Int32], rows B: Int) throws {
         let cfg = config, S = cfg.slots, P = cfg.places, outW = cfg.outputWidth
-        var host = try backend.download(out, offset: 0, count: B * outW)
-        var changed = false
+        let ptrs = try ws.get("num.distinct", B * 3 * S)
+        try backend.copy2D(out, srcOffset: 0, srcStride: outW, to: ptrs, dstOffset: 0, dstStride: 3 * S, rows: B, cols: 3 * S)
+        var host = try backend.download(ptrs, offset: 0, count: B * 3 * S)
         for b in 0..<B {
             let present = (0..<S).map { numbers[(b * S + $0) * P] >= 0 }
-            for m in Self.distinctRoleMasks(row: host[(b * outW)..<((b + 1) * outW)], present: present, slots: S,
-                                            offeredOps: offeredOps) {
-                host[b * outW + m.role * S + m.slot] = -1e4
-                changed = true
+            for m in Self.distinctRoleMasks(row: host[(b * 3 * S)..<((b + 1) * 3 * S)], present: present, slots: S) {
+                host[b * 3 * S + m.role * S + m.slot] = -1e4
             }
         }
-        if changed { try backend.upload(host, to: out) }
+        try backend.upload(host, to: ptrs)
+        try backend.copy2D(ptrs, srcOffset: 0, srcStride: 3 * S, to: out, dstOffset: 0, dstStride: outW, rows: B, cols: 3 * S)
     }
 }
