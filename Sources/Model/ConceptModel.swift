@@ -244,7 +244,6 @@ public final class ConceptModel {
         let u = try wordsForward(batch)                                 // u: [B, D]
         try quantizerForward(reader: u, rows: B, training: training)    // hin: [B, D + (P+1) Dc]
         let out = try controllerForward(rows: B)                        // out: [B, outW]
-        if hard { try distinctPointers(out: out, numbers: numbers, rows: B) }  // one role per number
         let dOut = try reasonerForward(out: out, rows: B, loss: loss, hard: hard, lossScale: lossScale)
         var programLosses: [any DeviceBuffer] = []
         if training, loss.lambdaProgram > 0, let programs = batch.programs {
