@@ -627,6 +627,10 @@ def main():
         dump[k] = stats[:, col]
     as_np = lambda v: v.detach().double().numpy() if torch.is_tensor(v) else np.asarray(v, dtype=np.float64)
     worst = {"out": (0.0, ""), "grad": (0.0, ""), "e2e": (0.0, ""), "out_used": (0.0, ""), "grad_used": (0.0, "")}
+
+    def note_worst(key, value, name):  # keeps the largest value seen per key, with its tensor
+        if value > worst[key][0]:
+            worst[key] = (value, name)
     counts = {"out": 0, "grad": 0}
     print("-- outputs, activations and losses: |err| <= rtol_out * scale + atol (atol_out, for losses and "
           "probabilities 2 float32 spacings of the row's largest logit); indices and numbers exact")
@@ -656,10 +660,8 @@ def main():
         ok, line, (rel, used) = compare(name, dump[name], as_np(got[name]), rtol, atol)
         print(line)
         counts["out"] += 1
-        if rel > worst["out"][0]:
-            worst["out"] = (rel, name)
-        if used > worst["out_used"][0]:
-            worst["out_used"] = (used, name)
+        note_worst("out", rel, name)
+        note_worst("out_used", used, name)
         if not ok:
             failures.append(name)
     print("-- gradients: the network's backward fed Swift's row gradient (chain) within rtol_grad * scale; "
@@ -671,15 +673,12 @@ def main():
         ref = chained.get(name, got[name])
         ok, line, (rel, used) = compare(name, dump[name], as_np(ref), a.rtol_grad, 0)
         _, _, (rel_e2e, _) = compare(name, dump[name], as_np(got[name]), a.rtol_grad, 0)
-        if used > worst["grad_used"][0]:
-            worst["grad_used"] = (used, name)
+        note_worst("grad_used", used, name)
         tag = "end-to-end only" if name not in chained else f"end to end rel {rel_e2e:.3e}"
         print(f"{line}  ({tag})")
         counts["grad"] += 1
-        if rel > worst["grad"][0]:
-            worst["grad"] = (rel, name)
-        if rel_e2e > worst["e2e"][0]:
-            worst["e2e"] = (rel_e2e, name)
+        note_worst("grad", rel, name)
+        note_worst("e2e", rel_e2e, name)
         if not ok:
             failures.append(name)
     grads_in_dump = {k for k in dump if k.startswith("grad.")}
