@@ -24,6 +24,7 @@ enum { MAX_WORKERS = 63, SPIN_PAUSE = 2000, SPIN_YIELD = 2000 };
 typedef struct { ck_task_fn fn; void *ctx; uint64_t chunks; } Job;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t owner = PTHREAD_MUTEX_INITIALIZER;  // held by the thread whose job runs
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static int workers = 0;
 static Job slots[2];
@@ -91,9 +92,10 @@ void ck_pool_init(int threads) {
     pthread_mutex_unlock(&mu);
 }
 
-// One job at a time: callers are the backend's ops, which run one after another on one thread.
+// One job at a time. The backend's ops run one after another on one thread; a second thread
+// that calls while a job runs (two backends used from two threads) runs its loop inline.
 void ck_pool_run(ck_task_fn fn, void *ctx, long chunks) {
-    if (chunks <= 1 || workers == 0 || in_job) {
+    if (chunks <= 1 || workers == 0 || in_job || pthread_mutex_trylock(&owner) != 0) {
         for (long c = 0; c < chunks; c++) fn(ctx, c);
         return;
     }
@@ -109,4 +111,5 @@ void ck_pool_run(ck_task_fn fn, void *ctx, long chunks) {
     for (int spins = 0; atomic_load(&done_chunks) < (uint64_t)chunks; spins++) {
         if (spins < SPIN_PAUSE) relax(); else sched_yield();
     }
+    pthread_mutex_unlock(&owner);
 }

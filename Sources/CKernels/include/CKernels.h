@@ -48,8 +48,8 @@ void ck_adamw(float *param, const float *grad, float *m, float *v, long begin, l
 
 // A pool of threads for the CPU backend's parallel loops and GEMM splits (pool.c): fn(ctx, c)
 // for every c in [0, chunks), on the calling thread and the workers; returns when all are done.
-// One job at a time (the backend's ops run one after another). init makes threads - 1 workers
-// (never fewer than an earlier call made).
+// One job at a time (a call from another thread while a job runs runs inline). init makes
+// threads - 1 workers (never fewer than an earlier call made).
 typedef void (*ck_task_fn)(void *ctx, long chunk);
 void ck_pool_init(int threads);
 void ck_pool_run(ck_task_fn fn, void *ctx, long chunks);
