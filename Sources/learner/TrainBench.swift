@@ -21,6 +21,7 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard sgemm >= 0 else { throw ValidationError("--sgemm \(sgemm) must be a matrix size N > 0, or 0 for off") }
         var o = try TrainOptions.preset(preset)
         if let batchSize { o.batchSize = batchSize }
         if let dModel { o.dModel = dModel }
