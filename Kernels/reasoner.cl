@@ -4,10 +4,10 @@
 // for the limits below, which the host checks before launching.
 #define MAX_SLOTS 12
 #define MAX_PLACES 8
-#define NU 10
-#define FIRST_BINARY 6
+#define NU 13
+#define FIRST_BINARY 9
 #define TRACE 5
-#define NR 7
+#define NR 9
 #define STATS 10
 #define RS_FLOOR 1e-4f
 
@@ -85,7 +85,8 @@ int rs_compare(const int* a, const int* b, int places) {
     return 0;
 }
 
-// Relation r: equal, greater, smaller, same_parity, same_tens, same_ones, makes_ten.
+// Relation r: equal, greater, smaller, same_parity, same_tens, same_ones, makes_ten, even, odd
+// (the last two read a alone, so their weight spreads over pointer B without a gradient to it).
 int rs_holds(int r, const int* a, const int* b, int places) {
     switch (r) {
     case 0: return rs_compare(a, b, places) == 0;
@@ -94,13 +95,16 @@ int rs_holds(int r, const int* a, const int* b, int places) {
     case 3: return a[0] % 2 == b[0] % 2;
     case 4: return places > 1 && a[1] == b[1];
     case 5: return a[0] == b[0];
-    default: return a[0] + b[0] == 10;
+    case 6: return a[0] + b[0] == 10;
+    case 7: return a[0] % 2 == 0;
+    default: return a[0] % 2 == 1;
     }
 }
 
-// u[k * MAX_PLACES + place] = one-number op k (identity, +1, -1, +2, -2, between) applied to slot
-// `slot` of nums; valid[k] says whether it exists. between reads the other present slots: slot + 1
-// when one holds slot + 2, else slot - 1 when one holds slot - 2, else no value.
+// u[k * MAX_PLACES + place] = one-number op k (identity, +1, -1, +2, -2, between, ones digit, tens
+// digit, hundreds digit) applied to slot `slot` of nums; valid[k] says whether it exists. between
+// reads the other present slots: slot + 1 when one holds slot + 2, else slot - 1 when one holds
+// slot - 2, else no value. A digit op's value is that place's digit as a number (0 past the top).
 void rs_unary(const int* nums, int slots, int slot, int places, const int* present, int* u, int* valid) {
     const int delta[5] = {0, 1, -1, 2, -2};
     const int* d = nums + slot * places;
@@ -118,6 +122,12 @@ void rs_unary(const int* nums, int slots, int slot, int places, const int* prese
                 break;
             }
         }
+    }
+    for (int k = 6; k < FIRST_BINARY; ++k) {
+        int place = k - 6;
+        for (int q = 0; q < places; ++q) u[k * MAX_PLACES + q] = 0;
+        u[k * MAX_PLACES] = place < places ? d[place] : 0;
+        valid[k] = 1;
     }
 }
 
@@ -192,7 +202,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
         pStop = pStop > 0.5f ? 1.0f : 0.0f;
     }
 
-    // Each step-1 result v = op_k(n_i) (k < 6) or op_k(n_i, n_c) (k >= 6) has weight piA_i wU_k
+    // Each step-1 result v = op_k(n_i) (k < 9) or op_k(n_i, n_c) (k >= 9) has weight piA_i wU_k
     // (times piC_c for a binary op). BOOL p = sum over results and (j, r) of weight piB_j wR_r
     // [rel_r(v, n_j)], with its partials; the NUM's digit mixture is the weighted sum of the
     // results' one-hot digits.

@@ -10,12 +10,15 @@ enum ReasonerLimits {
     static let maxSlots = 12
     static let maxPlaces = 8
     /// The step of the first five ops, in `ReasonerSpec` order: identity, +1, -1, +2, -2 (the
-    /// sixth, between, is computed from the other numbers; the last two read pointer C).
+    /// sixth, between, is computed from the other numbers; then the three digit ops; the last
+    /// four read pointer C).
     static let unaryDelta: [Int] = [0, 1, -1, 2, -2]
     /// Index of the order-free `between` op.
     static let betweenOp = 5
+    /// Index of the ones-digit op; the tens and hundreds digits follow it.
+    static let firstDigitOp = 6
     /// Index of the first binary op (add A + C, subtract A - C, next_term 2A - C, place_value).
-    static let firstBinaryOp = 6
+    static let firstBinaryOp = 9
     /// The decoder's probability floor (`Reasoner.floor`).
     static let floor: Float = 1e-4
 }
@@ -140,7 +143,7 @@ struct ReasonerScratch {
     var dDist: UnsafeMutablePointer<Float> { p0 + 20 * Self.MP }
     // Int arrays.
     var present: UnsafeMutablePointer<Int32> { n }
-    /// u[k * maxPlaces + place]: op k < 6 applied to the current slot; uValid[k] says it exists.
+    /// u[k * maxPlaces + place]: one-number op k < 9 applied to the current slot; uValid[k] says it exists.
     var u: UnsafeMutablePointer<Int32> { n + Self.MS }
     var uValid: UnsafeMutablePointer<Int32> { n + Self.MS + Self.U * Self.MP }
     var targetDigits: UnsafeMutablePointer<Int32> { n + Self.MS + Self.U * (Self.MP + 1) }
@@ -259,14 +262,18 @@ extension CPUBackend {
         case 3: return a[0] % 2 == b[0] % 2
         case 4: return places > 1 && a[1] == b[1]
         case 5: return a[0] == b[0]
-        default: return a[0] + b[0] == 10
+        case 6: return a[0] + b[0] == 10
+        // even and odd read a alone: their weight spreads over pointer B with no gradient to it.
+        case 7: return a[0] % 2 == 0
+        default: return a[0] % 2 == 1
         }
     }
 
-    /// Fills s.u / s.uValid with the one-number ops (0-5) applied to slot `slot` of `nums`
+    /// Fills s.u / s.uValid with the one-number ops (0-8) applied to slot `slot` of `nums`
     /// ([slots, places]). `between` (op 5) reads the other present slots: slot + 1 when one of
     /// them holds slot + 2, else slot - 1 when one holds slot - 2, else no value; so it does not
-    /// matter which of the two outer numbers pointer A picks.
+    /// matter which of the two outer numbers pointer A picks. The digit ops (6-8) give the
+    /// digit of the ones, tens or hundreds place as a number (0 past the top place).
     @inline(__always)
     static func applyUnaryOps(_ nums: UnsafePointer<Int32>, _ slots: Int, _ slot: Int, _ places: Int,
                               _ present: UnsafePointer<Int32>, _ s: ReasonerScratch) {
@@ -287,6 +294,12 @@ extension CPUBackend {
                 s.uValid[bt] = 1
                 break
             }
+        }
+        for k in ReasonerLimits.firstDigitOp..<ReasonerLimits.firstBinaryOp {
+            let place = k - ReasonerLimits.firstDigitOp
+            for q in 0..<places { s.u[k * MP + q] = 0 }
+            s.u[k * MP] = place < places ? digits[place] : 0
+            s.uValid[k] = 1
         }
     }
 
@@ -341,7 +354,7 @@ extension CPUBackend {
             pStop = pStop > 0.5 ? 1 : 0
         }
 
-        // Each step-1 result v = op_k(n_i) (k < 6) or op_k(n_i, n_c) (k >= 6) has weight
+        // Each step-1 result v = op_k(n_i) (k < 9) or op_k(n_i, n_c) (k >= 9) has weight
         // piA_i wU_k (times piC_c for a binary op). BOOL p = sum over results and (j, r) of
         // weight piB_j wR_r [rel_r(v, n_j)], with its partials; the NUM's per-place digit mixture
         // is the weighted sum of the results' one-hot digits.

@@ -9,17 +9,19 @@
 ///
 /// Step-1 ops, in order: identity, successor (+1), predecessor (-1), add_2 (+2), subtract_2 (-2),
 /// between (A + 1 when another number of the question is A + 2, else A - 1 when another is A - 2,
-/// else no value: the number between two numbers two apart, whichever of them A is), add (A + C,
-/// carrying place by place), subtract (A - C, borrowing place by place; no value when C > A),
-/// next_term (A + (A - C) = 2A - C: the term after C, A of a sequence with a constant step),
-/// place_value (the value of digit C, 1-9, at the highest place of A holding it; no value when
-/// C is not such a digit of A).
+/// else no value: the number between two numbers two apart, whichever of them A is), ones_digit,
+/// tens_digit, hundreds_digit (that place's digit of A as a number, 0 past A's top place), add
+/// (A + C, carrying place by place), subtract (A - C, borrowing place by place; no value when
+/// C > A), next_term (A + (A - C) = 2A - C: the term after C, A of a sequence with a constant
+/// step), place_value (the value of digit C, 1-9, at the highest place of A holding it; no value
+/// when C is not such a digit of A).
 /// Relations, in order: equal, greater, smaller, same_parity (ones digits' parity), same_tens
-/// (digit of place 1), same_ones (digit of place 0), makes_ten (ones digits sum to 10).
+/// (digit of place 1), same_ones (digit of place 0), makes_ten (ones digits sum to 10), even, odd
+/// (of the step-1 result alone: pointer B is read but changes nothing).
 ///
-/// Logit row layout (width = 3*slots + 10 + 7 + 1 + 2 + places*10):
-///   [0, slots) pointer A; [slots, 2 slots) pointer B; [2 slots, 3 slots) pointer C; then 10 op
-///   logits; 7 relation logits; 1 STOP logit; 2 decoder yes/no terms (no, yes); places*10
+/// Logit row layout (width = 3*slots + 13 + 9 + 1 + 2 + places*10):
+///   [0, slots) pointer A; [slots, 2 slots) pointer B; [2 slots, 3 slots) pointer C; then 13 op
+///   logits; 9 relation logits; 1 STOP logit; 2 decoder yes/no terms (no, yes); places*10
 ///   decoder digit terms.
 ///
 /// Decoder: yes/no logits = [t0, t1 + gain * logit(clamp(p, 1e-4))], digit logits per place =
@@ -40,8 +42,8 @@
 /// loss per row is answer + lambdaStop * stop - lambdaEntropy * [2]. trace columns: slot A, slot B,
 /// op, relation, slot C (argmax of each).
 public struct ReasonerSpec: Equatable, Sendable {
-    public static let opCount = 10
-    public static let relationCount = 7
+    public static let opCount = 13
+    public static let relationCount = 9
     public static let statsWidth = 10
     public static let traceWidth = 5
 
@@ -62,11 +64,13 @@ public struct ReasonerSpec: Equatable, Sendable {
     /// Bit k set: op k is offered at all (the op softmax leaves the others out, as it leaves out
     /// `between` where it has no value). A Grade 1 model is offered the one-number ops only.
     public var offeredOps: Int32 = Self.allOps
-    /// The one-number ops 0-5.
+    /// Grade 1's ops: the one-number ops 0-5 (the digit ops are Grade 2's).
     public static let oneNumberOps: Int32 = (1 << 6) - 1
+    /// Grade 1's relations 0-6 (even and odd are Grade 2's).
+    public static let pairRelations: Int32 = (1 << 7) - 1
 
-    public static let allRelations: Int32 = (1 << 7) - 1
-    public static let allOps: Int32 = (1 << 10) - 1
+    public static let allRelations: Int32 = (1 << 9) - 1
+    public static let allOps: Int32 = (1 << 13) - 1
 
     public init(slots: Int, places: Int, hard: Bool, enabled: Bool = true, labelSmoothing: Float = 0,
                 lambdaStop: Float = 0.5, lambdaEntropy: Float = 0, lossScale: Float = 1) {

@@ -24,24 +24,35 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
     case wordProblem = "word_problem"
     case skipCount = "skip_count"
     case placeValue = "place_value"
+    // Grade 2: place value and number sense to 1000.
+    case placeDigit = "place_digit"
+    case compare
+    case oddEven = "odd_even"
 
     /// The grade that teaches the concept.
     public var grade: Int { Concept.grade2.contains(self) ? 2 : 1 }
 
     /// The Grade 2 concepts: sums and differences of two numbers (with carry and borrow), checks of
-    /// such statements, missing addends, one-step word problems, skip counting and the value of a
-    /// digit.
-    public static let grade2: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue]
+    /// such statements, missing addends, one-step word problems, skip counting, the value of a
+    /// digit, the digit in a named place, comparing numbers to 1000, odd and even to 1000.
+    public static let grade2: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue,
+                                           .placeDigit, .compare, .oddEven]
 
     /// Every concept taught up to and including `grade`, in `allCases` order.
     public static func upTo(grade: Int) -> [Concept] { allCases.filter { $0.grade <= grade } }
 
     /// Whether the concept has a `carry` split: questions whose carry or borrow crosses into the
     /// hundreds, which no train question does.
-    public var hasCarrySplit: Bool { grade == 2 && self != .placeValue }
+    public var hasCarrySplit: Bool { Concept.arithmetic.contains(self) }
+
+    /// Grade 2's number sense to 1000: the digit in a place, comparing, odd and even.
+    public static let numberSense: [Concept] = [.placeDigit, .compare, .oddEven]
+
+    /// The concepts that add or subtract two numbers (and so can carry or borrow).
+    public static let arithmetic: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount]
 
     /// The two-number arithmetic concepts whose answer is a number.
-    public static let arithmeticNumber: [Concept] = [.add, .subtract, .missingAddend, .wordProblem, .skipCount, .placeValue]
+    public static let arithmeticNumber: [Concept] = [.add, .subtract, .missingAddend, .wordProblem, .skipCount, .placeValue, .placeDigit]
 
     /// The nine yes/no relations on a pair (a, b).
     public static let relations: [Concept] = [
@@ -80,6 +91,9 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
         case .wordProblem: return "word_problem: a one-step story whose answer is a+c or a-c"
         case .skipCount: return "skip_count(p,c,a) = the term after p, c, a counting by a constant step (2a-c)"
         case .placeValue: return "place_value(d,a) = the value of the digit d in a (the 4 in 347 is 40)"
+        case .placeDigit: return "place_digit(a) = the digit of a in the place the sentence names: ones, tens or hundreds (the tens digit of 347 is 4)"
+        case .compare: return "compare(a,b): a > b, for numbers to 1000 (asked with greater or smaller words)"
+        case .oddEven: return "odd_even(a): a is even, or a is odd, as the sentence asks (numbers to 1000)"
         }
     }
 
@@ -93,7 +107,7 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
         case .sameTens: return (a / 10) % 10 == (b / 10) % 10
         case .sameOnes: return a % 10 == b % 10
         case .makesTen: return a % 10 + b % 10 == 10
-        case .greater: return a > b
+        case .greater, .compare: return a > b
         case .smaller: return a < b
         default: return nil
         }

@@ -109,8 +109,42 @@ extension Grammar {
         ("Find the value of the {c} in {a}.", "find"), ("The {c} in {a} is worth how much?", "is-worth-how-much"),
     ]
 
+    /// The digit in a named place: `%P` is ones, tens or hundreds, `{a}` the number.
+    static let placeDigitFrames: [(String, String)] = [
+        ("What is the %P digit of {a}?", "digit-of"), ("What is the %P digit in {a}?", "digit-in"),
+        ("Which digit is in the %P place of {a}?", "which-in-place"), ("What digit is in the %P place in {a}?", "what-in-place"),
+        ("In {a}, what is the %P digit?", "in-first"), ("In the number {a}, which digit is in the %P place?", "in-number"),
+        ("Tell me the %P digit of {a}.", "tell"), ("Name the %P digit of {a}.", "name"), ("Find the %P digit of {a}.", "find"),
+        ("What is the digit in the %P place of {a}?", "digit-in-place"), ("Look at {a}. What is its %P digit?", "look"),
+        ("What number is in the %P place of {a}?", "number-in-place"), ("The number {a} has what %P digit?", "has-what"),
+        ("Which digit of {a} is in the %P place?", "which-of"), ("What does {a} have in the %P place?", "have-in"),
+    ]
+    static let placeWords: [(word: String, op: ProgramOp)] = [("ones", .onesDigit), ("tens", .tensDigit), ("hundreds", .hundredsDigit)]
+
+    /// Odd and even: `%K` is the parity word, `{a}` the number.
+    static let oddEvenFrames: [(String, String)] = [
+        ("Is {a} %K?", "is"), ("Is {a} an %K number?", "an-number"), ("Is the number {a} %K?", "the-number"),
+        ("Is it true that {a} is %K?", "true-that"), ("Would you say {a} is %K?", "would-say"), ("Is {a} %K or not?", "or-not"),
+        ("Do you think {a} is %K?", "think"), ("Tell me if {a} is %K.", "tell-if"), ("Is {a} a number that is %K?", "number-that"),
+        ("Can you say that {a} is %K?", "can-say"), ("Is the number {a} an %K one?", "an-one"),
+    ]
+
     static func grade2Phrasings(for concept: Concept, into b: inout Builder) {
         switch concept {
+        case .placeDigit:
+            for (f, id) in placeDigitFrames {
+                for w in placeWords {
+                    b.add(f.replacingOccurrences(of: "%P", with: w.word), ProgramSketch(w.op, "a"), frame: "g2-digit-\(id)",
+                          words: "g2-digit-\(w.word)")
+                }
+            }
+        case .oddEven:
+            for (f, id) in oddEvenFrames {
+                for (w, rel) in [("even", ProgramRelation.even), ("odd", .odd)] {
+                    b.add(f.replacingOccurrences(of: "%K", with: w), ProgramSketch(.identity, "a", rel), frame: "g2-parity-\(id)",
+                          words: "g2-parity-\(w)")
+                }
+            }
         case .skipCount:
             let p = ProgramSketch(.nextTerm, "a", c: "c")
             for (f, id) in sequenceFrames {
@@ -199,6 +233,12 @@ extension Grammar {
                                  ("If you count {p}, {c}, {a}, what is the next number?", .init(.nextTerm, "a", c: "c"))]
         case .placeValue: return [("How much is the digit {c} worth in {a}?", .init(.placeValue, "a", c: "c")),
                                   ("What is {c} worth in the number {a}?", .init(.placeValue, "a", c: "c"))]
+        case .placeDigit: return [("Which digit sits in the tens place of {a}?", .init(.tensDigit, "a")),
+                                  ("Look at {a}. Which digit is in its hundreds place?", .init(.hundredsDigit, "a"))]
+        case .compare: return [("When counting, does {a} come after {b}?", .init(.identity, "a", .greater, "b")),
+                               ("Is {b} lower than {a}?", .init(.identity, "b", .smaller, "a"))]
+        case .oddEven: return [("Is {a} an even number or not?", .init(.identity, "a", .even)),
+                               ("Is it true that the number {a} is odd?", .init(.identity, "a", .odd))]
         case .wordProblem: return [("Mia has {a} shells. Sam gives Mia {c} more. How many shells does Mia have now?", add),
                                    ("{a} books are in a box. Ben takes out {c} of them. How many books are in the box now?", sub)]
         default: return []

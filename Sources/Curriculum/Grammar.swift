@@ -8,7 +8,8 @@
 
 /// Step-1 ops of a worked solution, in the reasoner's order (`StepOp` in Compute).
 public enum ProgramOp: Int, CaseIterable, Codable, Sendable {
-    case identity, successor, predecessor, add2, subtract2, between, add, subtract, nextTerm, placeValue
+    case identity, successor, predecessor, add2, subtract2, between, onesDigit, tensDigit, hundredsDigit
+    case add, subtract, nextTerm, placeValue
 
     /// Whether the op reads a second number (`c` of the sketch).
     public var isBinary: Bool { rawValue >= ProgramOp.add.rawValue }
@@ -16,7 +17,7 @@ public enum ProgramOp: Int, CaseIterable, Codable, Sendable {
 
 /// Relations of a worked solution, in the reasoner's order (`Relation` in Compute).
 public enum ProgramRelation: Int, CaseIterable, Codable, Sendable {
-    case equal, greater, smaller, sameParity, sameTens, sameOnes, makesTen
+    case equal, greater, smaller, sameParity, sameTens, sameOnes, makesTen, even, odd
 }
 
 /// A worked solution over slot letters: `relation(op(a), b)`, or `op(a)` for a number answer;
@@ -195,7 +196,7 @@ enum Grammar {
                                    f("What number is one less than {n}?", .init(.predecessor, "n"))]
         case .countBetween: return [f("Which number comes between {n} and {m}?", .init(.between, "n")),
                                     f("What number is in the middle of {m} and {n}?", .init(.between, "m"))]
-        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue:
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue, .placeDigit, .compare, .oddEven:
             return grade2Fixed(concept).map { f($0.0, $0.1) }
         }
     }
@@ -241,7 +242,7 @@ enum Grammar {
             .init(text: "{x} minus two", id: "minus", np: false),
             .init(text: "{x} take away two", id: "take-away", np: false),
         ]
-        case .identity, .between, .add, .subtract, .nextTerm, .placeValue: return []
+        case .identity, .between, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue: return []
         }
     }
 
@@ -295,7 +296,7 @@ enum Grammar {
             ("Does {x} come two steps after {y}?", "x-steps-after"),
         ] + clauses("take SIZE away from {x}", "two").map { ($0.0, "take-" + $0.1) }
             + clauses("count back SIZE from {x}", "two").map { ($0.0, "count-back-" + $0.1) }
-        case .identity, .between, .add, .subtract, .nextTerm, .placeValue: return []
+        case .identity, .between, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue: return []
         }
     }
 
@@ -409,9 +410,11 @@ enum Grammar {
                           frame: "ten-\(id)", words: w)
                 }
             } }
-        case .greater, .smaller:
-            // a > b (greater) reads "a is greater than b" or "b is less than a".
-            let (big, small): (Character, Character) = concept == .greater ? ("a", "b") : ("b", "a")
+        case .greater, .smaller, .compare:
+            // a > b (greater) reads "a is greater than b" or "b is less than a". Grade 2's compare
+            // says what greater says, of numbers to 1000: the same sentences, so the same ones are
+            // held out.
+            let (big, small): (Character, Character) = concept == .smaller ? ("b", "a") : ("a", "b")
             for (words, rel, x, y) in [(greaterWords, ProgramRelation.greater, big, small), (smallerWords, .smaller, small, big)] {
                 for w in words {
                     for f in comparisonFrames where !f.adjective || adjectiveWords.contains(w) {
@@ -487,7 +490,7 @@ enum Grammar {
                 for (asker, id) in askers { for place in places { add("\(asker) \(place)?", id, place) } }
                 for (command, id) in commands { for place in places { add("\(command) \(place).", id, place) } }
             }
-        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue:
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue, .placeDigit, .oddEven:
             grade2Phrasings(for: concept, into: &b)
         }
         return b.out

@@ -136,7 +136,7 @@ public struct LessonGenerator: Sendable {
         precondition(split != .carry || concept.hasCarrySplit, "\(concept.rawValue) has no carry split")
         let pool = Pool(generator: self, split: split)
         let templateIndices = Templates.indices(for: split, concept: concept, holdout: config.templateHoldout)
-        let template = rng.pick(templateIndices)
+        var template = rng.pick(templateIndices)
         let label = yes ?? rng.coin()
         var values: [Character: Int] = [:]
         let answer: Answer, operands: [Int]
@@ -151,6 +151,32 @@ public struct LessonGenerator: Sendable {
             values = ["c": d, "a": a]
             answer = .number(value)
             operands = [d, a]
+        case .placeDigit:
+            let (a, digit) = placeDigit(op: records[concept.index][template].program.op, split: split, rng: &rng)
+            values = ["a": a]
+            answer = .number(digit)
+            operands = [a]
+        case .compare:
+            let (a, b) = comparePair(yes: label, split: split, rng: &rng)
+            values = ["a": a, "b": b]
+            answer = Answer(label)
+            operands = [a, b]
+        case .oddEven:
+            // The number's parity is a coin and the word asked follows from it and the label, so
+            // neither the parity nor the word says yes (the held-out phrasings are not split evenly
+            // between the two words; where a split has one word only, its parity follows the label).
+            var even = rng.coin()
+            let asked: ProgramRelation = even == label ? .even : .odd
+            let withWord = templateIndices.filter { records[concept.index][$0].program.relation == asked }
+            if withWord.isEmpty {
+                even = (records[concept.index][template].program.relation == .even) == label
+            } else {
+                template = rng.pick(withWord)
+            }
+            let a = parityNumber(even: even, split: split, rng: &rng)
+            values = ["a": a]
+            answer = Answer(label)
+            operands = [a]
         case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
             let sketch = records[concept.index][template].program
             let plus = sketch.op == .add

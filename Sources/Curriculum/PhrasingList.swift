@@ -20,12 +20,13 @@ public enum PhrasingList {
 
     /// "equal(add_2({a}), {b})" or "successor({n})".
     public static func describe(_ p: ProgramSketch) -> String {
-        let opNames = ["identity", "successor", "predecessor", "add_2", "subtract_2", "between", "add", "subtract",
-                       "next_term", "place_value"]
-        let relNames = ["equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten"]
+        let opNames = ["identity", "successor", "predecessor", "add_2", "subtract_2", "between", "ones_digit", "tens_digit",
+                       "hundreds_digit", "add", "subtract", "next_term", "place_value"]
+        let relNames = ["equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten", "even", "odd"]
         let operands = p.c.map { "{\(p.a)}, {\($0)}" } ?? "{\(p.a)}"
         let a = p.op == .identity ? "{\(p.a)}" : "\(opNames[p.op.rawValue])(\(operands))"
-        guard let r = p.relation, let b = p.b else { return a }
+        guard let r = p.relation else { return a }
+        guard let b = p.b else { return "\(relNames[r.rawValue])(\(a))" }
         return "\(relNames[r.rawValue])(\(a), {\(b)})"
     }
 }

@@ -189,6 +189,8 @@ extension Question {
         case .subtract, .missingAddend: return o.count == 2 && o[0] >= o[1] ? .number(o[0] - o[1]) : nil
         // Whether the story or statement adds or subtracts is in its words, not its operands.
         case .wordProblem, .addSubCheck: return nil
+        // Which place, or whether odd or even is asked, is in the words too.
+        case .placeDigit, .oddEven: return nil
         case .skipCount: return o.count == 3 && o[1] - o[0] == o[2] - o[1] && 2 * o[2] - o[1] >= 0 ? .number(2 * o[2] - o[1]) : nil
         case .placeValue:
             guard o.count == 2, (1...9).contains(o[0]), o[1] >= 0 else { return nil }

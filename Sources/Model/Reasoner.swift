@@ -14,6 +14,7 @@ extension ConceptModel {
                                 labelSmoothing: loss.labelSmoothing, lambdaStop: loss.lambdaStop,
                                 lambdaEntropy: loss.lambdaEntropy, lossScale: lossScale / Float(B))
         spec.offeredOps = offeredOps
+        spec.relationMask = offeredRelations
         let dOut = try ws.get("ctrl.dout", B * cfg.outputWidth)
         try be.reasoner(logits: out, numbers: try ws.get("ids.numbers", B * cfg.slots * cfg.places, .int32),
                         targets: try ws.get("ids.targets", B * 2, .int32), gain: gain.read(), dLogits: dOut,
@@ -24,6 +25,8 @@ extension ConceptModel {
 
     /// The ops the model's grade offers (`ModelConfig.grade`).
     var offeredOps: Int32 { config.grade >= 2 ? ReasonerSpec.allOps : ReasonerSpec.oneNumberOps }
+    /// The relations the model's grade offers (even and odd are Grade 2's).
+    var offeredRelations: Int32 { config.grade >= 2 ? ReasonerSpec.allRelations : ReasonerSpec.pairRelations }
 
     /// The decoder gain's gradient: d(loss)/d(gain) = sum over rows of rowStats[:, 7].
     func reasonerBackward(rows B: Int) throws {
@@ -121,7 +124,7 @@ extension ConceptModel {
             let confidence = Self.programConfidence(row: logits[(b * outW)..<((b + 1) * outW)], present: present,
                                                     slotA: slotA, slotB: slotB, slotC: slotC, unary: unary.rawValue,
                                                     relation: Int(trace[TW * b + 3]), isNumber: r[4] > 0.5, slots: cfg.slots,
-                                                    offeredOps: offeredOps)
+                                                    offeredOps: offeredOps, offeredRelations: offeredRelations)
             preds.append(Prediction(isNumber: r[4] > 0.5, yes: r[5] > 0.5, pYes: r[5], number: Int(r[6]), trace: t,
                                     programConfidence: confidence, codeDistances: distances.map { $0[b] }))
         }
@@ -135,7 +138,8 @@ extension ConceptModel {
     /// row: [outW], one question's controller output.
     static func programConfidence(row: ArraySlice<Float>, present: [Bool], slotA: Int, slotB: Int, slotC: Int,
                                   unary: Int, relation: Int, isNumber: Bool, slots S: Int,
-                                  offeredOps: Int32 = ReasonerSpec.allOps) -> Float {
+                                  offeredOps: Int32 = ReasonerSpec.allOps,
+                                  offeredRelations: Int32 = ReasonerSpec.allRelations) -> Float {
         let r = Array(row)
         func prob(_ lo: Int, _ count: Int, _ chosen: Int, allowed: (Int) -> Bool = { _ in true }) -> Float {
             guard chosen >= 0, chosen < count, allowed(chosen) else { return 0 }
@@ -149,8 +153,9 @@ extension ConceptModel {
         p *= prob(3 * S, U, unary) { (offeredOps >> $0) & 1 != 0 }
         if StepOp(rawValue: unary)?.isBinary == true { p *= prob(2 * S, S, slotC) { present[$0] } }
         if !isNumber {
-            p *= prob(S, S, slotB) { present[$0] }
-            p *= prob(3 * S + U, R, relation)
+            // Even and odd never read B: where it points costs them no confidence.
+            if Relation(rawValue: relation)?.readsB != false { p *= prob(S, S, slotB) { present[$0] } }
+            p *= prob(3 * S + U, R, relation) { (offeredRelations >> $0) & 1 != 0 }
         }
         return p
     }

@@ -88,7 +88,8 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
 
 /// Step 1 of a program: a NUM op on the first operand (and, for add and subtract, a second one).
 public enum StepOp: Int, CaseIterable, Sendable {
-    case identity, successor, predecessor, add2, subtract2, between, add, subtract, nextTerm, placeValue
+    case identity, successor, predecessor, add2, subtract2, between, onesDigit, tensDigit, hundredsDigit
+    case add, subtract, nextTerm, placeValue
 
     /// Whether the op reads a second operand (pointer C).
     public var isBinary: Bool { rawValue >= StepOp.add.rawValue }
@@ -101,6 +102,9 @@ public enum StepOp: Int, CaseIterable, Sendable {
         case .add2: return "add_2"
         case .subtract2: return "subtract_2"
         case .between: return "between"
+        case .onesDigit: return "ones_digit"
+        case .tensDigit: return "tens_digit"
+        case .hundredsDigit: return "hundreds_digit"
         case .add: return "add"
         case .subtract: return "subtract"
         case .nextTerm: return "next_term"
@@ -121,6 +125,11 @@ public enum StepOp: Int, CaseIterable, Sendable {
             if let up = x.adding(2), others.contains(where: { $0.compare(up) == 0 }) { return x.adding(1) }
             if let down = x.adding(-2), others.contains(where: { $0.compare(down) == 0 }) { return x.adding(-1) }
             return nil
+        case .onesDigit, .tensDigit, .hundredsDigit:
+            let place = rawValue - StepOp.onesDigit.rawValue
+            var d = [Int](repeating: 0, count: x.digits.count)
+            d[0] = place < x.digits.count ? x.digits[place] : 0
+            return Digits(digits: d)
         case .add, .subtract:
             guard let c = second else { return nil }
             return x.combining(c, sign: self == .add ? 1 : -1)
@@ -136,7 +145,10 @@ public enum StepOp: Int, CaseIterable, Sendable {
 
 /// Step 2 of a program: (NUM, NUM) -> BOOL.
 public enum Relation: Int, CaseIterable, Sendable {
-    case equal, greater, smaller, sameParity, sameTens, sameOnes, makesTen
+    case equal, greater, smaller, sameParity, sameTens, sameOnes, makesTen, even, odd
+
+    /// Whether the relation reads its second number (even and odd read the first alone).
+    public var readsB: Bool { self != .even && self != .odd }
 
     public var name: String {
         switch self {
@@ -147,6 +159,8 @@ public enum Relation: Int, CaseIterable, Sendable {
         case .sameTens: return "same_tens"
         case .sameOnes: return "same_ones"
         case .makesTen: return "makes_ten"
+        case .even: return "even"
+        case .odd: return "odd"
         }
     }
 
@@ -159,6 +173,8 @@ public enum Relation: Int, CaseIterable, Sendable {
         case .sameTens: return a.digits.count > 1 && a.digits[1] == b.digits[1]
         case .sameOnes: return a.digits[0] == b.digits[0]
         case .makesTen: return a.digits[0] + b.digits[0] == 10
+        case .even: return a.digits[0] % 2 == 0
+        case .odd: return a.digits[0] % 2 == 1
         }
     }
 }

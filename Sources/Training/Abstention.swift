@@ -163,7 +163,7 @@ public struct AbstentionPolicy: Sendable, Equatable {
             case .add: t.operandC.map { a + $0 }
             case .subtract: t.operandC.map { a - $0 }
             case .nextTerm: t.operandC.map { 2 * a - $0 }
-            case .placeValue: nil
+            case .placeValue, .onesDigit, .tensDigit, .hundredsDigit: nil
             }
             let top = Int(pow10(places)) - 1
             if let value, value < 0 || value > top {

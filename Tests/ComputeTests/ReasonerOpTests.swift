@@ -31,7 +31,9 @@ struct ReasonerReference {
         case 3: return a % 2 == b % 2
         case 4: return spec.places > 1 && (a / 10) % 10 == (b / 10) % 10
         case 5: return a % 10 == b % 10
-        default: return a % 10 + b % 10 == 10
+        case 6: return a % 10 + b % 10 == 10
+        case 7: return a % 2 == 0
+        default: return a % 2 == 1
         }
     }
 
@@ -84,17 +86,19 @@ struct ReasonerReference {
             let others = numbers.indices.filter { $0 != i }.compactMap { numbers[$0] }
             let between: Int? = valid(n + 2) != nil && others.contains(n + 2) ? n + 1
                 : (valid(n - 2) != nil && others.contains(n - 2) ? n - 1 : nil)
-            return Self.deltas.map { valid(n + $0) } + [between]
+            // Ops 6-8: the digit of the ones, tens and hundreds place (0 past the top place).
+            let digitOps: [Int?] = (0..<3).map { digit(n, $0) }
+            return Self.deltas.map { valid(n + $0) } + [between] + digitOps
         }
-        // Ops 6-9 for every slot c, as integers: a + c, a - c, 2a - c (with 2a itself held in
+        // Ops 9-12 for every slot c, as integers: a + c, a - c, 2a - c (with 2a itself held in
         // the places), and the value of digit c at the highest place of a holding it.
         func binary(_ k: Int, _ i: Int, _ c: Int) -> Int? {
             guard let a = numbers[i], let b = numbers[c] else { return nil }
             let v: Int
             switch k {
-            case 6: v = a + b
-            case 7: v = a - b
-            case 8: guard 2 * a < limit else { return nil }; v = 2 * a - b
+            case 9: v = a + b
+            case 10: v = a - b
+            case 11: guard 2 * a < limit else { return nil }; v = 2 * a - b
             default:
                 guard (1...9).contains(b), let p = (0..<P).reversed().first(where: { digit(a, $0) == b }) else { return nil }
                 v = b * (0..<p).reduce(1) { r, _ in r * 10 }
@@ -104,7 +108,7 @@ struct ReasonerReference {
         /// Every step-1 result of slot i and op k with its weight factor from pointer C (1 for
         /// one-number ops) and the C slot (nil for one-number ops).
         func results(_ i: Int, _ k: Int) -> [(v: Int, wc: Double, c: Int?)] {
-            if k < 6 { return u[i][k].map { [($0, 1.0, nil)] } ?? [] }
+            if k < 9 { return u[i][k].map { [($0, 1.0, nil)] } ?? [] }
             return (0..<S).compactMap { c in binary(k, i, c).map { ($0, piC[c], c) } }
         }
 

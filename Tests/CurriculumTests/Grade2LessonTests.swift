@@ -26,6 +26,23 @@ final class Grade2LessonTests: XCTestCase {
                 XCTAssertEqual(reading.answer, q.answer, "\(tag): the oracle disagrees")
                 XCTAssertEqual(reading.programAnswer, q.answer, "\(tag): the worked solution disagrees")
                 XCTAssertEqual(reading.heldoutPhrasing, split.usesHeldoutPhrasings, "\(tag): wrong kind of phrasing")
+                if Concept.numberSense.contains(q.concept) {
+                    // The numbers shown and the digit answered keep the split's promise.
+                    XCTAssertEqual(Set(Oracle.numbers(in: q.text)), Set(q.operands), "\(tag): the text shows other numbers than the operands")
+                    let drawn = q.operands + (q.answer.number.map { [$0] } ?? [])
+                    switch split {
+                    case .train, .phrasing, .fixed:
+                        XCTAssertTrue(drawn.allSatisfy { g2.trainRange.contains($0) && !g2.isHeldout($0) }, "\(tag): a held-out or out-of-range number")
+                    case .heldout:
+                        XCTAssertTrue(drawn.allSatisfy { g2.trainRange.contains($0) }, tag)
+                        XCTAssertTrue(drawn.contains { g2.isHeldout($0) }, "\(tag): no held-out number")
+                    case .ood:
+                        XCTAssertTrue(q.operands.allSatisfy { g2.oodRange.contains($0) }, "\(tag): a number is not out of range")
+                    case .carry:
+                        XCTFail("\(tag): \(q.concept.rawValue) has no carry split")
+                    }
+                    continue
+                }
                 let shown = numbers(q).shown
                 var (result, plus) = (numbers(q).result, numbers(q).plus)
                 var a = q.operands[0], c = q.operands[1]
@@ -56,6 +73,47 @@ final class Grade2LessonTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// No surface cue answers the number-sense lessons: comparisons ask about the first-named
+    /// number being larger as often as not, and a third of them about numbers sharing their
+    /// hundreds digit; the digit asked is the first digit written less than half the time; parity
+    /// questions are yes as often for even numbers as for odd ones.
+    func testNumberSenseHasNoSurfaceCue() {
+        let seed = freshSeed()
+        let generator = LessonGenerator(config: LessonConfig(seed: seed, grade: 2))
+        var rng = SplitMix64(seed: seed &+ 5)
+        let qs = generator.generate(split: .train, count: 6000, concepts: Concept.numberSense, rng: &rng)
+        func share(_ c: Concept, _ p: (Question) -> Bool) -> Double {
+            let of = qs.filter { $0.concept == c }
+            return Double(of.filter(p).count) / Double(of.count)
+        }
+        let firstLarger = share(.compare) { q in
+            let n = Oracle.numbers(in: q.text)
+            return (n[0] > n[1]) == (q.answer == .yes)
+        }
+        XCTAssertTrue((0.35...0.65).contains(firstLarger), "seed \(seed): 'the first number is larger' answers \(firstLarger) of comparisons")
+        let sameHundreds = share(.compare) { $0.operands[0] / 100 == $0.operands[1] / 100 }
+        XCTAssertGreaterThan(sameHundreds, 0.3, "seed \(seed): comparisons of numbers with the same hundreds digit")
+        XCTAssertTrue(qs.filter { $0.concept == .compare && $0.operands[0] == $0.operands[1] }.allSatisfy { $0.answer == .no })
+        let firstDigit = share(.placeDigit) { q in String(q.operands[0]).first?.wholeNumberValue == q.answer.number }
+        XCTAssertLessThan(firstDigit, 0.5, "seed \(seed): the digit asked is the first one written")
+        let zeroes = share(.placeDigit) { $0.answer == .number(0) }
+        XCTAssertGreaterThan(zeroes, 0.05, "seed \(seed): places above the number's top digit")
+        let evenYes = share(.oddEven) { ($0.operands[0] % 2 == 0) == ($0.answer == .yes) }
+        XCTAssertTrue((0.4...0.6).contains(evenYes), "seed \(seed): 'even means yes' answers \(evenYes) of parity questions")
+        let evenWordYes = share(.oddEven) { $0.text.contains("even") == ($0.answer == .yes) }
+        XCTAssertTrue((0.4...0.6).contains(evenWordYes), "seed \(seed): 'the word even means yes' answers \(evenWordYes) of parity questions")
+        XCTAssertEqual(Set(qs.filter { $0.concept == .placeDigit }.compactMap { $0.program?.op }), [.onesDigit, .tensDigit, .hundredsDigit])
+    }
+
+    /// `learner lessons --phrasings` names every op and relation a worked solution can use.
+    func testPhrasingListNamesEveryOpAndRelation() {
+        let ops = ProgramOp.allCases.map { PhrasingList.describe(ProgramSketch($0, "a")) }
+        XCTAssertEqual(Set(ops).count, ProgramOp.allCases.count, "\(ops)")
+        let relations = ProgramRelation.allCases.map { PhrasingList.describe(ProgramSketch(.successor, "a", $0, "b")) }
+        XCTAssertEqual(Set(relations).count, ProgramRelation.allCases.count, "\(relations)")
+        XCTAssertEqual(PhrasingList.describe(ProgramSketch(.hundredsDigit, "a", .even)), "even(hundreds_digit({a}))")
     }
 
     /// The held-out numbers of Grade 2 include Grade 1's, so a Grade 2 question never shows a
@@ -108,6 +166,11 @@ final class Grade2LessonTests: XCTestCase {
         XCTAssertEqual(q(.skipCount, [15, 20, 25], .number(0)).expectedAnswer, .number(30))
         XCTAssertEqual(q(.skipCount, [50, 40, 30], .number(0)).expectedAnswer, .number(20))
         XCTAssertEqual(q(.placeValue, [4, 347], .number(0)).expectedAnswer, .number(40))
+        XCTAssertEqual(q(.compare, [347, 374], .yes).expectedAnswer, .no)
+        XCTAssertEqual(q(.compare, [740, 374], .no).expectedAnswer, .yes)
+        // Which place, and whether odd or even is asked, is in the words: no key from operands.
+        XCTAssertNil(q(.placeDigit, [347], .number(4)).expectedAnswer)
+        XCTAssertNil(q(.oddEven, [347], .yes).expectedAnswer)
         XCTAssertEqual(q(.placeValue, [3, 347], .number(0)).expectedAnswer, .number(300))
         XCTAssertNil(q(.wordProblem, [15, 7], .number(0)).expectedAnswer)
     }

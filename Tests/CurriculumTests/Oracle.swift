@@ -41,6 +41,9 @@ enum Oracle {
             let digits = String(x).map { Int(String($0))! }
             guard let i = digits.firstIndex(of: d) else { return nil }
             return d * Int(pow(10.0, Double(digits.count - 1 - i)))
+        case .onesDigit: return x % 10
+        case .tensDigit: return (x / 10) % 10
+        case .hundredsDigit: return (x / 100) % 10
         case .identity: return x
         case .successor: return x + 1
         case .predecessor: return x - 1
@@ -59,6 +62,8 @@ enum Oracle {
         case .sameTens: return (x / 10) % 10 == (y / 10) % 10
         case .sameOnes: return x % 10 == y % 10
         case .makesTen: return x % 10 + y % 10 == 10
+        case .even: return x % 2 == 0
+        case .odd: return x % 2 == 1
         }
     }
 
@@ -75,6 +80,7 @@ enum Oracle {
             var programAnswer: Answer? = nil
             if let x = v[p.a], let value = apply(p.op, x, others: nums, second: p.c.flatMap { v[$0] }) {
                 if let r = p.relation, let bl = p.b, let y = v[bl] { programAnswer = Answer(relate(r, value, y)) }
+                else if let r = p.relation, r == .even || r == .odd { programAnswer = Answer(relate(r, value, 0)) }
                 else if p.relation == nil { programAnswer = .number(value) }
             }
             let held = record.kind != .train
@@ -109,6 +115,19 @@ enum Oracle {
                 guard digits.filter({ $0 == d }).count == 1, let i = digits.firstIndex(of: d) else { continue }
                 let value = d * Int(pow(10.0, Double(digits.count - 1 - i)))
                 out.append(Reading(answer: .number(value), programAnswer: programAnswer, operands: [d, a], heldoutPhrasing: held))
+            case .placeDigit:
+                // From the words: the place the sentence names.
+                guard let a = v["a"] else { continue }
+                let t = record.text
+                let place = t.contains("hundreds") ? 100 : t.contains("tens") ? 10 : t.contains("ones") ? 1 : 0
+                guard place > 0 else { continue }
+                out.append(Reading(answer: .number((a / place) % 10), programAnswer: programAnswer, operands: [a], heldoutPhrasing: held))
+            case .oddEven:
+                guard let a = v["a"] else { continue }
+                let t = record.text
+                guard t.contains("even") != t.contains("odd") else { continue }
+                out.append(Reading(answer: Answer((a % 2 == 0) == t.contains("even")), programAnswer: programAnswer, operands: [a],
+                                   heldoutPhrasing: held))
             case .add, .subtract, .missingAddend, .wordProblem, .addSubCheck:
                 // From the words, not the phrasing's program: which operation the sentence names.
                 guard let a = v["a"], let c = v["c"] else { continue }
