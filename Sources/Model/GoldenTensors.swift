@@ -54,11 +54,11 @@ extension ConceptModel {
     }
 
     /// What the twin needs to know about the reasoner beyond the config: the op and relation
-    /// names in logit order, which ops read pointer C, the ops this model's grade offers
-    /// (bitmask) and the worked-solution heads as (first column, width, program column).
+    /// names in logit order, which ops read pointer C, the ops and relations this model's grade
+    /// offers (bitmasks) and the worked-solution heads as (first column, width, program column).
     public var goldenReasonerLayout: (ops: [String], binary: [Bool], relations: [String], offeredOps: Int32,
-                                      programHeads: [(offset: Int, width: Int, target: Int)]) {
+                                      offeredRelations: Int32, programHeads: [(offset: Int, width: Int, target: Int)]) {
         (StepOp.allCases.map(\.name), StepOp.allCases.map(\.isBinary), Relation.allCases.map(\.name), offeredOps,
-         programHeads())
+         offeredRelations, programHeads())
     }
 }

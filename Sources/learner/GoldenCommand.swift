@@ -87,7 +87,7 @@ struct GoldenCommand: ParsableCommand {
         ]
         let reasoner: [String: Any] = [
             "ops": layout.ops, "binary": layout.binary, "relations": layout.relations,
-            "offeredOps": Int(layout.offeredOps),
+            "offeredOps": Int(layout.offeredOps), "offeredRelations": Int(layout.offeredRelations),
             "programHeads": layout.programHeads.map { [$0.offset, $0.width, $0.target] },
         ]
         func json(_ v: Any) throws -> String {

@@ -45,9 +45,11 @@ from safetensors.numpy import load_file
 # The ops and relations the twin knows, by the Swift names (`StepOp.name`, `Relation.name`). Their
 # order in the logit row comes from the dump; a name missing here stops the check (teach it here).
 UNARY_STEPS = {"id": 0, "successor": 1, "predecessor": -1, "add_2": 2, "subtract_2": -2}
+DIGIT_OPS = {"ones_digit": 0, "tens_digit": 1, "hundreds_digit": 2}   # the place whose digit A gives
 BINARY_OPS = {"add", "subtract", "next_term", "place_value"}
 ORDER_FREE_OPS = {"between"}
-RELATIONS = {"equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten"}
+RELATIONS = {"equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten", "even", "odd"}
+GRADE2_RELATIONS = {"even", "odd"}  # a Grade 1 model is not offered them
 
 FLOOR = 1e-4      # the decoder's probability floor (`ReasonerLimits.floor`)
 LN_EPS = 1e-5     # `LayerNormLayer.eps`
@@ -76,6 +78,9 @@ def step_op(name, a, c, others, places):
     if name in UNARY_STEPS:
         v = a + UNARY_STEPS[name]
         return v if fits(v, places) else None
+    if name in DIGIT_OPS:
+        place = DIGIT_OPS[name]
+        return digits_of(a, places)[place] if place < places else 0
     if name == "between":
         # A + 1 when another number is A + 2, else A - 1 when another is A - 2.
         for outer, inner in ((a + 2, a + 1), (a - 2, a - 1)):
@@ -119,6 +124,10 @@ def relation_holds(name, a, b, places):
         return da[0] == db[0]
     if name == "makes_ten":
         return da[0] + db[0] == 10
+    if name == "even":
+        return da[0] % 2 == 0
+    if name == "odd":
+        return da[0] % 2 == 1
     raise KeyError(name)
 
 
@@ -239,14 +248,17 @@ class Twin:
             print(f"golden: FAIL (the checkpoint's row has {self.U} ops and {self.R} relations, "
                   f"the dump names {len(op_names)} and {len(relation_names)})")
             sys.exit(1)
-        unknown = [n for n in op_names if n not in UNARY_STEPS and n not in BINARY_OPS and n not in ORDER_FREE_OPS]
+        unknown = [n for n in op_names if n not in UNARY_STEPS and n not in DIGIT_OPS and n not in BINARY_OPS
+                   and n not in ORDER_FREE_OPS]
         unknown += [n for n in relation_names if n not in RELATIONS]
         if unknown:
             print(f"golden: FAIL (the twin does not know {unknown}: add them to Tools/twin/golden.py)")
             sys.exit(1)
         self.binary = [n in BINARY_OPS for n in op_names]
-        # Grade 1 is offered the one-number ops only; Grade 2 every op.
-        self.offered = [True] * self.U if self.grade >= 2 else [not b for b in self.binary]
+        # Grade 1 is offered its one-number ops (not the digit ops) and its pair relations only;
+        # Grade 2 every op and relation.
+        self.offered = [True] * self.U if self.grade >= 2 else [n in UNARY_STEPS or n in ORDER_FREE_OPS for n in op_names]
+        self.offered_relations = [self.grade >= 2 or n not in GRADE2_RELATIONS for n in relation_names]
         # Row layout.
         S, U, R = self.S, self.U, self.R
         self.oA, self.oB, self.oC, self.oU = 0, S, 2 * S, 3 * S
@@ -384,7 +396,7 @@ class Twin:
         piB = masked_softmax(out[:, self.oB:self.oB + S], present)
         piC = masked_softmax(out[:, self.oC:self.oC + S], present)
         wU = masked_softmax(out[:, self.oU:self.oU + U], op_mask)
-        wR = torch.softmax(out[:, self.oR:self.oR + R], dim=-1)
+        wR = masked_softmax(out[:, self.oR:self.oR + R], torch.tensor(self.offered_relations)[None, :].expand(B, R))
         stop_logit = out[:, self.oStop]
         # A one-number op's result weighs piA wU; a binary op's piA wU piC.
         binary = torch.tensor(self.binary)
@@ -606,6 +618,9 @@ def main():
     offered = sum(1 << k for k, o in enumerate(twin.offered) if o)
     if offered != layout["offeredOps"]:
         failures.append(f"offered ops: twin {offered:#x}, Swift {layout['offeredOps']:#x}")
+    offered_relations = sum(1 << r for r, o in enumerate(twin.offered_relations) if o)
+    if offered_relations != layout["offeredRelations"]:
+        failures.append(f"offered relations: twin {offered_relations:#x}, Swift {layout['offeredRelations']:#x}")
     if [list(h) for h in twin.program_heads] != layout["programHeads"]:
         failures.append(f"worked-solution heads: twin {twin.program_heads}, Swift {layout['programHeads']}")
     if [n in BINARY_OPS for n in layout["ops"]] != layout["binary"]:
