@@ -7,7 +7,9 @@ import Foundation
 /// Number categories: close (|a−b| ≤ 1) and far (≥ 10) pairs, equal operands, a tens or hundreds
 /// boundary crossed by the answer or held by an operand, digits 0 and 9, out-of-range numbers.
 /// Grade 2 arithmetic: whether the ones regroup, a carry or borrow across the hundreds, a 10 or 100
-/// step, adding or subtracting.
+/// step, adding or subtracting. Grade 2 numbers to 1000: the place asked and a place above the
+/// number's top digit; comparisons of numbers with the same hundreds digit or the same digits
+/// reordered; parity asked as even or odd of an even or odd number.
 /// Phrasing categories: the construction family (frame), operand order (whether the worked
 /// solution's A is the first number named), number-first vs expression-first sentences, and
 /// held-out phrasings.
@@ -45,6 +47,27 @@ public enum Diagnostics {
             if o.count == 2, let i = String(o[1]).firstIndex(of: Character(String(o[0]))) {
                 let place = String(o[1]).distance(from: i, to: String(o[1]).endIndex) - 1
                 out.append(["ones", "tens", "hundreds", "thousands"][min(place, 3)] + "_place")
+            }
+        case .placeDigit:
+            if let a = o.first, let op = q.program?.op {
+                let place = op.rawValue - ProgramOp.onesDigit.rawValue
+                out.append(["ones", "tens", "hundreds"][max(0, min(place, 2))] + "_asked")
+                if String(a).count <= place { out.append("above_top_digit") }
+                if Set(String(a)).count != String(a).count { out.append("repeated_digits") }
+            }
+        case .compare:
+            if o.count == 2 {
+                let (a, b) = (o[0], o[1]), d = abs(a - b)
+                if d == 0 { out.append("equal_operands") } else if d <= 1 { out.append("close") } else if d >= 10 { out.append("far") }
+                if a != b && a / 100 == b / 100 { out.append("same_hundreds") }
+                if a != b && String(a).sorted() == String(b).sorted() { out.append("same_digits_reordered") }
+                if String(a).count != String(b).count { out.append("different_lengths") }
+            }
+        case .oddEven:
+            if let a = o.first {
+                out.append(a % 2 == 0 ? "even_number" : "odd_number")
+                if let relation = q.program?.relation { out.append(relation == .even ? "asks_even" : "asks_odd") }
+                if a < 100 { out.append("below_100") }
             }
         case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem:
             // The column method's categories: which places carry or borrow.

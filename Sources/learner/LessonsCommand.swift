@@ -9,7 +9,7 @@ import Foundation
 struct LessonsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lessons",
-        abstract: "Generate Grade 1 lessons: export a question file, print per-concept statistics, or time the generator.",
+        abstract: "Generate Grade 1 (and, with --grade 2, Grade 2) lessons: export a question file, print per-concept statistics, or time the generator.",
         discussion: """
         Examples:
           learner lessons --export train.jsonl --count 5000 --seed 7 --split train
@@ -31,7 +31,7 @@ struct LessonsCommand: ParsableCommand {
     @Flag(name: .customLong("phrasings"), help: "List every phrasing per concept with its worked solution and whether it is train, held out (systematic) or fixed.")
     var phrasings = false
 
-    @Flag(name: .customLong("out_of_scope"), help: "Questions outside Grade 1 (other operations and grades, nonsense, unsupported numbers), which learner eval expects to get \"cannot answer\": print them as KIND<tab>QUESTION, or with --export write JSON lines {\"question\", \"kind\"}.")
+    @Flag(name: .customLong("out_of_scope"), help: "Questions outside the grade taught (other operations and grades, nonsense, unsupported numbers), which learner eval expects to get \"cannot answer\": print them as KIND<tab>QUESTION, or with --export write JSON lines {\"question\", \"kind\"}.")
     var outOfScope = false
 
     @Option(name: .customLong("count"), help: ArgumentHelp("Number of questions (default 1000; 200000 for --bench).", valueName: "N"))

@@ -38,7 +38,7 @@ struct DeviceOptions: ParsableArguments {
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a concept model on generated Grade 1 lessons.",
+        abstract: "Train a concept model on generated Grade 1 (or, with --grade 2 or a Grade 2 course, Grade 1 and 2) lessons.",
         discussion: "Flags given after --preset override it. The original Concept Learner's flags keep their names.")
 
     @Option(help: "Start from a preset: quick (Grade 1, minutes on a laptop CPU), grade2-quick (Grade 1 and Grade 2 in one model) or original (the original project's sizes).")

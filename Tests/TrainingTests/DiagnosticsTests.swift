@@ -40,6 +40,28 @@ final class DiagnosticsTests: XCTestCase {
         XCTAssertFalse(Diagnostics.isTrainable("regroup_hundreds"), "no train question crosses the hundreds")
     }
 
+    /// Grade 2's numbers to 1000 land in their categories: the place asked, comparisons of hard
+    /// pairs, the parity asked.
+    func testCategoriesOfNumberSense() {
+        func with(_ concept: Concept, _ o: [Int], _ op: ProgramOp, _ relation: ProgramRelation? = nil) -> [String] {
+            var question = q(concept, o)
+            question.program = QuestionProgram(a: 0, op: op, relation: relation, b: relation == nil ? nil : 1)
+            return Diagnostics.categories(question)
+        }
+        XCTAssertTrue(with(.placeDigit, [347], .tensDigit).contains("tens_asked"))
+        XCTAssertTrue(with(.placeDigit, [47], .hundredsDigit).contains("above_top_digit"))
+        XCTAssertFalse(with(.placeDigit, [347], .hundredsDigit).contains("above_top_digit"))
+        XCTAssertTrue(with(.placeDigit, [303], .onesDigit).contains("repeated_digits"))
+        XCTAssertTrue(with(.compare, [347, 374], .identity, .greater).contains("same_hundreds"))
+        XCTAssertTrue(with(.compare, [347, 734], .identity, .greater).contains("same_digits_reordered"))
+        XCTAssertFalse(with(.compare, [347, 734], .identity, .greater).contains("same_hundreds"))
+        XCTAssertTrue(with(.compare, [93, 120], .identity, .greater).contains("different_lengths"))
+        XCTAssertTrue(with(.compare, [93, 93], .identity, .greater).contains("equal_operands"))
+        let parity = with(.oddEven, [348], .identity, .odd)
+        XCTAssertTrue(parity.contains("even_number") && parity.contains("asks_odd") && !parity.contains("below_100"), "\(parity)")
+        XCTAssertTrue(with(.oddEven, [7], .identity, .even).contains("below_100"))
+    }
+
     /// Generated questions land in their phrasing categories: a frame, an operand order and
     /// number-first or expression-first, and held-out phrasings only on the phrasing split.
     func testGeneratedQuestionsHavePhrasingCategories() {
