@@ -32,18 +32,12 @@ extension Grammar {
         ("Can you work out %E?", "can-work-out"),
     ]
 
-    /// Verb clauses for a + c and a - c. Each op names a first in some clauses and c first in
-    /// others ("start with {a} and take away {c}", "add {c} onto {a}"), so which number a sentence
-    /// names first says nothing about the op (Round 15: with every subtraction clause naming c
-    /// first, "When you add {c} to {a}, …" was read as a subtraction).
+    /// Verb clauses for a + c and a - c.
     static func arithmeticVerbs(plus: Bool) -> [(String, String)] {
         plus ? [("add {c} to {a}", "add-to"), ("add {a} and {c}", "add-and"), ("put {a} and {c} together", "put-together"),
-                ("count on {c} from {a}", "count-on"), ("add {c} onto {a}", "add-onto"),
-                ("start with {a} and add {c}", "start-add"), ("start at {a} and count on {c}", "start-count-on")]
+                ("count on {c} from {a}", "count-on")]
             : [("take {c} away from {a}", "take-away-from"), ("subtract {c} from {a}", "subtract-from"),
-               ("take away {c} from {a}", "take-away"), ("count back {c} from {a}", "count-back"),
-               ("start with {a} and take away {c}", "start-take-away"), ("start with {a} and subtract {c}", "start-subtract"),
-               ("start at {a} and count back {c}", "start-count-back")]
+               ("take away {c} from {a}", "take-away"), ("count back {c} from {a}", "count-back")]
     }
 
     static let arithmeticVerbFrames: [(String, String)] = [
@@ -70,9 +64,6 @@ extension Grammar {
         ("{c} plus what %S {a}?", "plus-what"), ("What number added to {c} %S {a}?", "added-to"),
         ("What must you add to {c} to %I {a}?", "must-add"), ("What do you add to {c} to %I {a}?", "add-to"),
         ("What goes with {c} to %I {a}?", "goes-with"), ("How much must you add to {c} to %I {a}?", "how-much"),
-        // The total named first, as the other frames name it last.
-        ("To %I {a}, what must you add to {c}?", "to-first-must"), ("To %I {a}, what do you add to {c}?", "to-first-add"),
-        ("To %I {a}, how much must you add to {c}?", "to-first-how-much"),
     ]
     static let missingVerbs: [(s: String, i: String)] = [("makes", "make"), ("gives", "get"), ("equals", "reach")]
 
@@ -210,8 +201,6 @@ extension Grammar {
             }
             b.add("How many more than {c} is {a}?", p, frame: "g2-missing-how-many-more", words: "g2-missing-more")
             b.add("How many more is {a} than {c}?", p, frame: "g2-missing-how-many-more", words: "g2-missing-more-is")
-            b.add("{a} is {c} plus what?", p, frame: "g2-missing-is-plus-what", words: "g2-missing-is")
-            b.add("{a} is what plus {c}?", p, frame: "g2-missing-is-plus-what", words: "g2-missing-is-what")
         case .wordProblem:
             for s in stories {
                 let p = ProgramSketch(s.plus ? .add : .subtract, "a", c: "c")
