@@ -4,8 +4,9 @@
 // for the limits below, which the host checks before launching.
 #define MAX_SLOTS 12
 #define MAX_PLACES 8
-#define NU 13
+#define NU 14
 #define FIRST_BINARY 9
+#define TOTAL_OP 13
 #define TRACE 5
 #define NR 9
 #define STATS 10
@@ -131,10 +132,24 @@ void rs_unary(const int* nums, int slots, int slot, int places, const int* prese
     }
 }
 
+// total: the sum of the numbers in slots i through c (i < c, every one present), place by place
+// with carry, into out; 0 when it gives no value.
+int rs_total(int i, int c, const int* nums, int PL, const int* present, int* out, int* work) {
+    if (i >= c) return 0;
+    for (int j = i; j <= c; ++j) if (!present[j]) return 0;
+    for (int q = 0; q < PL; ++q) out[q] = nums[i * PL + q];
+    for (int j = i + 1; j <= c; ++j) {
+        if (!rs_combine(out, nums + j * PL, 1, PL, work)) return 0;
+        for (int q = 0; q < PL; ++q) out[q] = work[q];
+    }
+    return 1;
+}
+
 // The result of step-1 op k on slot i (and slot c for a binary op), in u (filled by rs_unary for
 // slot i) or pair; 0 where it has no value.
 const int* rs_result(int k, int i, int c, const int* nums, int PL, const int* present, const int* u,
                      const int* uValid, int* pair, int* work) {
+    if (k == TOTAL_OP) return rs_total(i, c, nums, PL, present, pair, work) ? pair : 0;
     if (k >= FIRST_BINARY) {
         if (!present[c] || !rs_binary(k, nums + i * PL, nums + c * PL, PL, pair, work)) return 0;
         return pair;

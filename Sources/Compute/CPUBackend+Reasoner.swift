@@ -17,8 +17,11 @@ enum ReasonerLimits {
     static let betweenOp = 5
     /// Index of the ones-digit op; the tens and hundreds digits follow it.
     static let firstDigitOp = 6
-    /// Index of the first binary op (add A + C, subtract A - C, next_term 2A - C, place_value).
+    /// Index of the first binary op (add A + C, subtract A - C, next_term 2A - C, place_value,
+    /// total).
     static let firstBinaryOp = 9
+    /// Index of `total`: the sum of the numbers from slot A through slot C.
+    static let totalOp = 13
     /// The decoder's probability floor (`Reasoner.floor`).
     static let floor: Float = 1e-4
 }
@@ -308,6 +311,16 @@ extension CPUBackend {
     @inline(__always)
     static func stepResult(_ k: Int, _ i: Int, _ c: Int, _ nums: UnsafePointer<Int32>, _ PL: Int,
                            _ s: ReasonerScratch) -> UnsafePointer<Int32>? {
+        if k == ReasonerLimits.totalOp {
+            guard i < c else { return nil }
+            for j in i...c where s.present[j] == 0 { return nil }
+            for q in 0..<PL { s.pair[q] = nums[i * PL + q] }
+            for j in (i + 1)...c {
+                guard digitsCombine(UnsafePointer(s.pair), nums + j * PL, 1, PL, s.work) else { return nil }
+                for q in 0..<PL { s.pair[q] = s.work[q] }
+            }
+            return UnsafePointer(s.pair)
+        }
         if k >= ReasonerLimits.firstBinaryOp {
             guard s.present[c] != 0, binaryOp(k, nums + i * PL, nums + c * PL, PL, s.pair, s.work) else { return nil }
             return UnsafePointer(s.pair)

@@ -14,13 +14,14 @@
 /// (A + C, carrying place by place), subtract (A - C, borrowing place by place; no value when
 /// C > A), next_term (A + (A - C) = 2A - C: the term after C, A of a sequence with a constant
 /// step), place_value (the value of digit C, 1-9, at the highest place of A holding it; no value
-/// when C is not such a digit of A).
+/// when C is not such a digit of A), total (the sum of the numbers from slot A through slot C in
+/// the order the question names them, A before C: "300 plus 40 plus 7"; no value otherwise).
 /// Relations, in order: equal, greater, smaller, same_parity (ones digits' parity), same_tens
 /// (digit of place 1), same_ones (digit of place 0), makes_ten (ones digits sum to 10), even, odd
 /// (of the step-1 result alone: pointer B is read but changes nothing).
 ///
-/// Logit row layout (width = 3*slots + 13 + 9 + 1 + 2 + places*10):
-///   [0, slots) pointer A; [slots, 2 slots) pointer B; [2 slots, 3 slots) pointer C; then 13 op
+/// Logit row layout (width = 3*slots + 14 + 9 + 1 + 2 + places*10):
+///   [0, slots) pointer A; [slots, 2 slots) pointer B; [2 slots, 3 slots) pointer C; then 14 op
 ///   logits; 9 relation logits; 1 STOP logit; 2 decoder yes/no terms (no, yes); places*10
 ///   decoder digit terms.
 ///
@@ -42,7 +43,7 @@
 /// loss per row is answer + lambdaStop * stop - lambdaEntropy * [2]. trace columns: slot A, slot B,
 /// op, relation, slot C (argmax of each).
 public struct ReasonerSpec: Equatable, Sendable {
-    public static let opCount = 13
+    public static let opCount = 14
     public static let relationCount = 9
     public static let statsWidth = 10
     public static let traceWidth = 5
@@ -70,7 +71,7 @@ public struct ReasonerSpec: Equatable, Sendable {
     public static let pairRelations: Int32 = (1 << 7) - 1
 
     public static let allRelations: Int32 = (1 << 9) - 1
-    public static let allOps: Int32 = (1 << 13) - 1
+    public static let allOps: Int32 = (1 << 14) - 1
 
     public init(slots: Int, places: Int, hard: Bool, enabled: Bool = true, labelSmoothing: Float = 0,
                 lambdaStop: Float = 0.5, lambdaEntropy: Float = 0, lossScale: Float = 1) {

@@ -28,15 +28,17 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
     case placeDigit = "place_digit"
     case compare
     case oddEven = "odd_even"
+    case expandedForm = "expanded_form"
 
     /// The grade that teaches the concept.
     public var grade: Int { Concept.grade2.contains(self) ? 2 : 1 }
 
     /// The Grade 2 concepts: sums and differences of two numbers (with carry and borrow), checks of
     /// such statements, missing addends, one-step word problems, skip counting, the value of a
-    /// digit, the digit in a named place, comparing numbers to 1000, odd and even to 1000.
+    /// digit, the digit in a named place, comparing numbers to 1000, odd and even to 1000, and
+    /// expanded form.
     public static let grade2: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue,
-                                           .placeDigit, .compare, .oddEven]
+                                           .placeDigit, .compare, .oddEven, .expandedForm]
 
     /// Every concept taught up to and including `grade`, in `allCases` order.
     public static func upTo(grade: Int) -> [Concept] { allCases.filter { $0.grade <= grade } }
@@ -46,7 +48,7 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
     public var hasCarrySplit: Bool { Concept.arithmetic.contains(self) }
 
     /// Grade 2's number sense to 1000: the digit in a place, comparing, odd and even.
-    public static let numberSense: [Concept] = [.placeDigit, .compare, .oddEven]
+    public static let numberSense: [Concept] = [.placeDigit, .compare, .oddEven, .expandedForm]
 
     /// The concepts that add or subtract two numbers (and so can carry or borrow).
     public static let arithmetic: [Concept] = [.add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount]
@@ -94,6 +96,7 @@ public enum Concept: String, CaseIterable, Codable, Sendable, Comparable {
         case .placeDigit: return "place_digit(a) = the digit of a in the place the sentence names: ones, tens or hundreds (the tens digit of 347 is 4)"
         case .compare: return "compare(a,b): a > b, for numbers to 1000 (asked with greater or smaller words)"
         case .oddEven: return "odd_even(a): a is even, or a is odd, as the sentence asks (numbers to 1000)"
+        case .expandedForm: return "expanded_form: a statement \"n = x + y + z\" about a number and three parts (347 = 300 + 40 + 7, or regrouped: 200 + 140 + 7)"
         }
     }
 

@@ -129,8 +129,27 @@ extension Grammar {
         ("Can you say that {a} is %K?", "can-say"), ("Is the number {a} an %K one?", "an-one"),
     ]
 
+    /// Expanded form: `%S` names the sum of three parts `{a}`, `{m}`, `{c}`; `{b}` is the number.
+    static let expandedSums: [(String, String)] = [
+        ("{a} plus {m} plus {c}", "plus"), ("the sum of {a}, {m} and {c}", "sum-of"),
+        ("{a}, {m} and {c} added together", "added-together"), ("the total of {a}, {m} and {c}", "total-of"),
+    ]
+    static let expandedFrames: [(String, String)] = [
+        ("Is {b} equal to %S?", "b-equal"), ("Is %S equal to {b}?", "s-equal"), ("Does %S equal {b}?", "s-equals"),
+        ("Is {b} the same as %S?", "b-same"), ("Is %S the same as {b}?", "s-same"), ("Is it true that {b} is %S?", "true-that"),
+        ("Does %S make {b}?", "s-makes"), ("Can you write {b} as %S?", "write-as"), ("Does {b} equal %S?", "b-equals"),
+        ("Is %S another way to write {b}?", "another-way"), ("Is {b} written as %S in expanded form?", "expanded"),
+    ]
+
     static func grade2Phrasings(for concept: Concept, into b: inout Builder) {
         switch concept {
+        case .expandedForm:
+            let p = ProgramSketch(.total, "a", .equal, "b", c: "c")
+            for (f, id) in expandedFrames {
+                for (e, eid) in expandedSums {
+                    b.add(f.replacingOccurrences(of: "%S", with: e), p, frame: "g2-expanded-\(id)", words: "g2-expanded-\(eid)")
+                }
+            }
         case .placeDigit:
             for (f, id) in placeDigitFrames {
                 for w in placeWords {
@@ -237,6 +256,8 @@ extension Grammar {
                                   ("Look at {a}. Which digit is in its hundreds place?", .init(.hundredsDigit, "a"))]
         case .compare: return [("When counting, does {a} come after {b}?", .init(.identity, "a", .greater, "b")),
                                ("Is {b} lower than {a}?", .init(.identity, "b", .smaller, "a"))]
+        case .expandedForm: return [("If you add {a}, {m} and {c}, do you get {b}?", .init(.total, "a", .equal, "b", c: "c")),
+                                    ("Do {a}, {m} and {c} add up to {b}?", .init(.total, "a", .equal, "b", c: "c"))]
         case .oddEven: return [("Is {a} an even number or not?", .init(.identity, "a", .even)),
                                ("Is it true that the number {a} is odd?", .init(.identity, "a", .odd))]
         case .wordProblem: return [("Mia has {a} shells. Sam gives Mia {c} more. How many shells does Mia have now?", add),

@@ -9,7 +9,7 @@
 /// Step-1 ops of a worked solution, in the reasoner's order (`StepOp` in Compute).
 public enum ProgramOp: Int, CaseIterable, Codable, Sendable {
     case identity, successor, predecessor, add2, subtract2, between, onesDigit, tensDigit, hundredsDigit
-    case add, subtract, nextTerm, placeValue
+    case add, subtract, nextTerm, placeValue, total
 
     /// Whether the op reads a second number (`c` of the sketch).
     public var isBinary: Bool { rawValue >= ProgramOp.add.rawValue }
@@ -196,7 +196,8 @@ enum Grammar {
                                    f("What number is one less than {n}?", .init(.predecessor, "n"))]
         case .countBetween: return [f("Which number comes between {n} and {m}?", .init(.between, "n")),
                                     f("What number is in the middle of {m} and {n}?", .init(.between, "m"))]
-        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue, .placeDigit, .compare, .oddEven:
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue, .placeDigit, .compare, .oddEven,
+             .expandedForm:
             return grade2Fixed(concept).map { f($0.0, $0.1) }
         }
     }
@@ -242,7 +243,7 @@ enum Grammar {
             .init(text: "{x} minus two", id: "minus", np: false),
             .init(text: "{x} take away two", id: "take-away", np: false),
         ]
-        case .identity, .between, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue: return []
+        case .identity, .between, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue, .total: return []
         }
     }
 
@@ -296,7 +297,7 @@ enum Grammar {
             ("Does {x} come two steps after {y}?", "x-steps-after"),
         ] + clauses("take SIZE away from {x}", "two").map { ($0.0, "take-" + $0.1) }
             + clauses("count back SIZE from {x}", "two").map { ($0.0, "count-back-" + $0.1) }
-        case .identity, .between, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue: return []
+        case .identity, .between, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue, .total: return []
         }
     }
 
@@ -490,7 +491,8 @@ enum Grammar {
                 for (asker, id) in askers { for place in places { add("\(asker) \(place)?", id, place) } }
                 for (command, id) in commands { for place in places { add("\(command) \(place).", id, place) } }
             }
-        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue, .placeDigit, .oddEven:
+        case .add, .subtract, .addSubCheck, .missingAddend, .wordProblem, .skipCount, .placeValue, .placeDigit, .oddEven,
+             .expandedForm:
             grade2Phrasings(for: concept, into: &b)
         }
         return b.out

@@ -161,6 +161,11 @@ public struct LessonGenerator: Sendable {
             values = ["a": a, "b": b]
             answer = Answer(label)
             operands = [a, b]
+        case .expandedForm:
+            let (n, parts) = expandedForm(yes: label, split: split, rng: &rng)
+            values = ["b": n, "a": parts[0], "m": parts[1], "c": parts[2]]
+            answer = Answer(label)
+            operands = [n] + parts
         case .oddEven:
             // The number's parity is a coin and the word asked follows from it and the label, so
             // neither the parity nor the word says yes (the held-out phrasings are not split evenly

@@ -79,3 +79,72 @@ extension LessonGenerator {
         fatalError("cannot draw an odd/even question for the \(split.rawValue) split with these ranges")
     }
 }
+
+/// Expanded form (Docs/LESSONS.md, "Numbers to 1000").
+extension LessonGenerator {
+    /// A number and three parts, in the order the sentence names them, whose sum is the number
+    /// exactly when `yes`. Yes: the places' values (70%; in another order a third of the time), or
+    /// regrouped, 100 moved from the hundreds to the tens or 10 from the tens to the ones (30%:
+    /// 347 = 200 + 140 + 7), so parts whose digits are not the number's are no cue for "no". No:
+    /// one part's digit changed (30%), two places' digits swapped (30%: 300 + 70 + 4 for 347),
+    /// one part ten times too big or small (20%), the number 10 or 100 off (20%). Train numbers
+    /// have three non-zero digits; out of range, 1000-1999 with one zero digit (three parts still).
+    func expandedForm(yes: Bool, split: Split, rng: inout SplitMix64) -> (n: Int, parts: [Int]) {
+        let big = Pool(numbers: grade2, split: split)
+        for _ in 0..<20_000 {
+            let n = big.sample(&rng)
+            var places = [n / 1000 * 1000, n / 100 % 10 * 100, n / 10 % 10 * 10, n % 10].filter { $0 != 0 }
+            guard places.count == 3 else { continue }
+            var shown = n
+            if yes {
+                if split != .ood && rng.chance(0.3) {
+                    // Regroup: 100 from the hundreds into the tens, or 10 from the tens into the ones.
+                    let (h, t, o) = (places[0] / 100, places[1] / 10, places[2])
+                    if rng.coin() {
+                        guard h >= 2 else { continue }
+                        places = [(h - 1) * 100, (t + 10) * 10, o]
+                    } else {
+                        guard t >= 2 else { continue }
+                        places = [h * 100, (t - 1) * 10, o + 10]
+                    }
+                } else if rng.chance(1.0 / 3) {
+                    rng.shuffle(&places)
+                }
+            } else {
+                let roll = rng.unit()
+                if roll < 0.3 {
+                    let i = rng.int(below: 3), scale = places[i] / leadingDigit(places[i])
+                    let d = leadingDigit(places[i]) + (rng.coin() ? 1 : -1) * rng.int(in: 1...3)
+                    guard (1...9).contains(d) else { continue }
+                    places[i] = d * scale
+                } else if roll < 0.6 {
+                    let (i, j) = rng.coin() ? (0, 1) : (rng.coin() ? (1, 2) : (0, 2))
+                    let (di, dj) = (leadingDigit(places[i]), leadingDigit(places[j]))
+                    guard di != dj else { continue }
+                    (places[i], places[j]) = (dj * places[i] / di, di * places[j] / dj)
+                } else if roll < 0.8 {
+                    let i = rng.int(below: 3)
+                    places[i] = rng.coin() || places[i] < 10 ? places[i] * 10 : places[i] / 10
+                } else {
+                    shown = n + (rng.coin() ? 1 : -1) * (rng.coin() ? 10 : 100)
+                }
+                guard places.reduce(0, +) != shown else { continue }
+            }
+            let numbers = [shown] + places
+            if split == .ood {
+                guard grade2.oodRange.contains(shown), places.allSatisfy({ $0 >= 1 }) else { continue }
+                return (shown, places)
+            }
+            var held = false
+            guard numbers.allSatisfy({ big.allowed($0, &held) }), split != .heldout || held else { continue }
+            return (shown, places)
+        }
+        fatalError("cannot draw an expanded-form question for the \(split.rawValue) split with these ranges")
+    }
+
+    private func leadingDigit(_ n: Int) -> Int {
+        var v = n
+        while v >= 10 { v /= 10 }
+        return v
+    }
+}

@@ -21,7 +21,7 @@ public enum PhrasingList {
     /// "equal(add_2({a}), {b})" or "successor({n})".
     public static func describe(_ p: ProgramSketch) -> String {
         let opNames = ["identity", "successor", "predecessor", "add_2", "subtract_2", "between", "ones_digit", "tens_digit",
-                       "hundreds_digit", "add", "subtract", "next_term", "place_value"]
+                       "hundreds_digit", "add", "subtract", "next_term", "place_value", "total"]
         let relNames = ["equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten", "even", "odd"]
         let operands = p.c.map { "{\(p.a)}, {\($0)}" } ?? "{\(p.a)}"
         let a = p.op == .identity ? "{\(p.a)}" : "\(opNames[p.op.rawValue])(\(operands))"

@@ -191,6 +191,7 @@ extension Question {
         case .wordProblem, .addSubCheck: return nil
         // Which place, or whether odd or even is asked, is in the words too.
         case .placeDigit, .oddEven: return nil
+        case .expandedForm: return o.count == 4 ? Answer(o[1] + o[2] + o[3] == o[0]) : nil
         case .skipCount: return o.count == 3 && o[1] - o[0] == o[2] - o[1] && 2 * o[2] - o[1] >= 0 ? .number(2 * o[2] - o[1]) : nil
         case .placeValue:
             guard o.count == 2, (1...9).contains(o[0]), o[1] >= 0 else { return nil }

@@ -65,7 +65,7 @@ public enum Templates {
             case .predecessor: return n - 1
             case .add2: return n + 2
             case .subtract2: return n - 2
-            case .identity, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue: return n
+            case .identity, .onesDigit, .tensDigit, .hundredsDigit, .add, .subtract, .nextTerm, .placeValue, .total: return n
             }
         }
     }

@@ -89,7 +89,7 @@ public struct Digits: Equatable, Sendable, CustomStringConvertible {
 /// Step 1 of a program: a NUM op on the first operand (and, for add and subtract, a second one).
 public enum StepOp: Int, CaseIterable, Sendable {
     case identity, successor, predecessor, add2, subtract2, between, onesDigit, tensDigit, hundredsDigit
-    case add, subtract, nextTerm, placeValue
+    case add, subtract, nextTerm, placeValue, total
 
     /// Whether the op reads a second operand (pointer C).
     public var isBinary: Bool { rawValue >= StepOp.add.rawValue }
@@ -109,12 +109,14 @@ public enum StepOp: Int, CaseIterable, Sendable {
         case .subtract: return "subtract"
         case .nextTerm: return "next_term"
         case .placeValue: return "place_value"
+        case .total: return "total"
         }
     }
 
     /// The op on `x`; `others` are the question's other numbers (only `between` reads them);
-    /// `second` is operand C of a binary op.
-    public func apply(_ x: Digits, others: [Digits] = [], second: Digits? = nil) -> Digits? {
+    /// `second` is operand C of a binary op; `through` are the numbers after x up to and including
+    /// C, in the question's order (only `total` reads them).
+    public func apply(_ x: Digits, others: [Digits] = [], second: Digits? = nil, through: [Digits] = []) -> Digits? {
         switch self {
         case .identity: return x
         case .successor: return x.adding(1)
@@ -139,6 +141,9 @@ public enum StepOp: Int, CaseIterable, Sendable {
         case .placeValue:
             guard let c = second, (1...9).contains(c.value), let p = x.digits.indices.last(where: { x.digits[$0] == c.value }) else { return nil }
             return Digits(digits: x.digits.indices.map { $0 == p ? c.value : 0 })
+        case .total:
+            guard !through.isEmpty else { return nil }
+            return through.reduce(Optional(x)) { sum, next in sum?.combining(next, sign: 1) }
         }
     }
 }

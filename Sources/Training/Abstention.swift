@@ -39,7 +39,8 @@ public struct Abstention: Sendable, Equatable, Codable {
 public struct AbstentionPolicy: Sendable, Equatable {
     /// Digits the ops hold per number (the model's places).
     public var places: Int
-    /// Most numbers a Grade 1 question names (a "between" equality: three).
+    /// Most numbers a question names: three in Grade 1 (a "between" equality), four in Grade 2
+    /// (expanded form: a number and its three parts).
     public var maxNumbers = 3
     /// Below this program confidence (product of the argmax probabilities) the model abstains.
     /// 0.3: on the train split the wrong answers sit under 0.2, while a sentence with two
@@ -65,7 +66,10 @@ public struct AbstentionPolicy: Sendable, Equatable {
         "teacher", "class", "student", "students", "kid", "kids", "child", "children",
     ]
 
-    public init(places: Int) { self.places = places }
+    public init(places: Int, maxNumbers: Int = 3) { self.places = places; self.maxNumbers = maxNumbers }
+
+    /// The policy for a model of `grade` whose numbers hold `places` digits.
+    public init(places: Int, grade: Int) { self.init(places: places, maxNumbers: grade >= 2 ? 4 : 3) }
 
     /// The numbers of a question as written (digit runs), in reading order.
     static func numbers(in text: String) -> [Substring] {
@@ -128,6 +132,8 @@ public struct AbstentionPolicy: Sendable, Equatable {
         var read = Set<Int>([t.slotA])
         if !p.isNumber { read.insert(t.slotB) }
         if t.unary.isBinary { read.insert(t.slotC) }
+        // "total" reads every number from A through C.
+        if t.unary == .total && t.slotA < t.slotC { read.formUnion(t.slotA...t.slotC) }
         // "between" reads its partner: the number two away from its operand.
         if t.unary == .between && t.slotA < numbers.count,
            let partner = numbers.indices.first(where: { !read.contains($0) && abs(numbers[$0] - numbers[t.slotA]) == 2 }) {
@@ -163,7 +169,7 @@ public struct AbstentionPolicy: Sendable, Equatable {
             case .add: t.operandC.map { a + $0 }
             case .subtract: t.operandC.map { a - $0 }
             case .nextTerm: t.operandC.map { 2 * a - $0 }
-            case .placeValue, .onesDigit, .tensDigit, .hundredsDigit: nil
+            case .placeValue, .onesDigit, .tensDigit, .hundredsDigit, .total: nil
             }
             let top = Int(pow10(places)) - 1
             if let value, value < 0 || value > top {

@@ -63,6 +63,14 @@ public enum Diagnostics {
                 if a != b && String(a).sorted() == String(b).sorted() { out.append("same_digits_reordered") }
                 if String(a).count != String(b).count { out.append("different_lengths") }
             }
+        case .expandedForm:
+            if o.count == 4 {
+                let n = o[0], parts = Array(o[1...])
+                let canonical = parts.sorted(by: >) == [n / 1000 * 1000, n / 100 % 10 * 100, n / 10 % 10 * 10, n % 10].filter { $0 != 0 }
+                if canonical { out.append(parts == parts.sorted(by: >) ? "places_in_order" : "places_reordered") }
+                else if parts.reduce(0, +) == n { out.append("regrouped") }
+                else { out.append("wrong_parts") }
+            }
         case .oddEven:
             if let a = o.first {
                 out.append(a % 2 == 0 ? "even_number" : "odd_number")

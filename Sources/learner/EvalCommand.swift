@@ -43,7 +43,7 @@ struct EvalCommand: ParsableCommand {
                                                                         ema: !liveWeights)
         let generator = LessonGenerator(config: options.lessonConfig)
         var evaluator = Evaluator(model: model, batcher: batcher)
-        evaluator.policy = AbstentionPolicy(places: model.config.places)
+        evaluator.policy = AbstentionPolicy(places: model.config.places, grade: model.config.grade)
         var lines: [String] = []
         let keep: ((ScoredQuestion) throws -> Void)? = predictions == nil ? nil : { lines.append(try $0.jsonLine()) }
         var report: EvalReport
@@ -114,7 +114,7 @@ struct AskCommand: ParsableCommand {
         if !encoded.unknownWords.isEmpty {
             FileHandle.standardError.write(Data("note: unknown words read as [UNK]: \(encoded.unknownWords.joined(separator: ", "))\n".utf8))
         }
-        let policy = AbstentionPolicy(places: model.config.places)
+        let policy = AbstentionPolicy(places: model.config.places, grade: model.config.grade)
         let (prediction, abstention) = try Evaluator(model: model, batcher: batcher, policy: policy).answer(question)
         if let abstention { print(abstention.line) }
         guard let p = prediction else { return }

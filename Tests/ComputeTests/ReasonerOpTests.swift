@@ -90,14 +90,19 @@ struct ReasonerReference {
             let digitOps: [Int?] = (0..<3).map { digit(n, $0) }
             return Self.deltas.map { valid(n + $0) } + [between] + digitOps
         }
-        // Ops 9-12 for every slot c, as integers: a + c, a - c, 2a - c (with 2a itself held in
-        // the places), and the value of digit c at the highest place of a holding it.
+        // Ops 9-13 for every slot c, as integers: a + c, a - c, 2a - c (with 2a itself held in
+        // the places), the value of digit c at the highest place of a holding it, and the total of
+        // the numbers from slot i through slot c.
         func binary(_ k: Int, _ i: Int, _ c: Int) -> Int? {
             guard let a = numbers[i], let b = numbers[c] else { return nil }
             let v: Int
             switch k {
             case 9: v = a + b
             case 10: v = a - b
+            case 13:
+                // total: the numbers from slot i through slot c (i < c, all present).
+                guard i < c, (i...c).allSatisfy({ numbers[$0] != nil }) else { return nil }
+                v = (i...c).reduce(0) { $0 + numbers[$1]! }
             case 11: guard 2 * a < limit else { return nil }; v = 2 * a - b
             default:
                 guard (1...9).contains(b), let p = (0..<P).reversed().first(where: { digit(a, $0) == b }) else { return nil }

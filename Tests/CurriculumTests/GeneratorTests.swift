@@ -67,7 +67,7 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(Concept.allCases.map(\.rawValue), ["same_parity", "successor", "predecessor", "add_2", "same_tens", "same_ones",
                                                           "makes_ten", "greater", "smaller", "equality", "count_after", "count_before", "count_between",
                                                           "add", "subtract", "add_sub_check", "missing_addend", "word_problem",
-                                                          "skip_count", "place_value", "place_digit", "compare", "odd_even"])
+                                                          "skip_count", "place_value", "place_digit", "compare", "odd_even", "expanded_form"])
         XCTAssertEqual(Concept.upTo(grade: 1).count, 13)
         XCTAssertFalse(Concept.add.isYesNo)
         XCTAssertTrue(Concept.addSubCheck.isYesNo)

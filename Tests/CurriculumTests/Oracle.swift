@@ -41,6 +41,7 @@ enum Oracle {
             let digits = String(x).map { Int(String($0))! }
             guard let i = digits.firstIndex(of: d) else { return nil }
             return d * Int(pow(10.0, Double(digits.count - 1 - i)))
+        case .total: return nil  // reads a run of numbers: `readings` adds it up
         case .onesDigit: return x % 10
         case .tensDigit: return (x / 10) % 10
         case .hundredsDigit: return (x / 100) % 10
@@ -78,7 +79,11 @@ enum Oracle {
             for (letter, n) in zip(order, nums) { v[letter] = n }
             let p = record.program
             var programAnswer: Answer? = nil
-            if let x = v[p.a], let value = apply(p.op, x, others: nums, second: p.c.flatMap { v[$0] }) {
+            var total: Int? = nil
+            if p.op == .total, let from = order.firstIndex(of: p.a), let c = p.c, let to = order.firstIndex(of: c), from < to {
+                total = nums[from...to].reduce(0, +)
+            }
+            if let x = v[p.a], let value = total ?? apply(p.op, x, others: nums, second: p.c.flatMap { v[$0] }) {
                 if let r = p.relation, let bl = p.b, let y = v[bl] { programAnswer = Answer(relate(r, value, y)) }
                 else if let r = p.relation, r == .even || r == .odd { programAnswer = Answer(relate(r, value, 0)) }
                 else if p.relation == nil { programAnswer = .number(value) }
@@ -122,6 +127,10 @@ enum Oracle {
                 let place = t.contains("hundreds") ? 100 : t.contains("tens") ? 10 : t.contains("ones") ? 1 : 0
                 guard place > 0 else { continue }
                 out.append(Reading(answer: .number((a / place) % 10), programAnswer: programAnswer, operands: [a], heldoutPhrasing: held))
+            case .expandedForm:
+                guard let n = v["b"], let x = v["a"], let y = v["m"], let z = v["c"] else { continue }
+                out.append(Reading(answer: Answer(x + y + z == n), programAnswer: programAnswer, operands: [n, x, y, z],
+                                   heldoutPhrasing: held))
             case .oddEven:
                 guard let a = v["a"] else { continue }
                 let t = record.text

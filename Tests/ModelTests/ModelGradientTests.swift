@@ -135,6 +135,8 @@ final class ModelGradientTests: XCTestCase {
             XCTAssertEqual(StepOp.add.apply(da, second: dc)?.value, a + c < 10000 ? a + c : nil, "\(a) + \(c)")
             XCTAssertEqual(StepOp.subtract.apply(da, second: dc)?.value, a >= c ? a - c : nil, "\(a) - \(c)")
             XCTAssertNil(StepOp.add.apply(da), "add without a second operand")
+            XCTAssertEqual(StepOp.total.apply(da, through: [db, dc])?.value, a + b + c < 10000 ? a + b + c : nil, "\(a) + \(b) + \(c)")
+            XCTAssertNil(StepOp.total.apply(da), "a total of one number")
             XCTAssertEqual(StepOp.nextTerm.apply(da, second: dc)?.value, 2 * a >= c ? 2 * a - c : nil, "next after \(c), \(a)")
             let d = Int(rng.next() % 10), dd = Digits(d, places: 4)!
             let highest = String(a).firstIndex(of: Character(String(d))).map { String(a).distance(from: $0, to: String(a).endIndex) - 1 }

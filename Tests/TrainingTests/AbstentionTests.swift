@@ -25,6 +25,20 @@ final class AbstentionTests: XCTestCase {
         policy.check(text: text, encoded: tokenizer.encode(text, maxLength: 48), prediction: p)?.rule
     }
 
+    /// total reads every number from A through C; a number outside that run is unread.
+    func testTotalReadsItsRun() {
+        func total(_ slotA: Int, _ slotC: Int, slotB: Int) -> Prediction {
+            let t = ReasoningTrace(operandA: 300, operandB: 347, slotA: slotA, slotB: slotB, unary: .total, relation: .equal,
+                                   pStop: 0, codes: [], operandC: 7, slotC: slotC)
+            return Prediction(isNumber: false, yes: true, pYes: 0.9, number: 0, trace: t, programConfidence: 1)
+        }
+        let grade2 = AbstentionPolicy(places: 4, grade: 2), text = "Is 347 equal to 300 plus 40 plus 7?"
+        func rule(_ p: Prediction) -> Abstention.Rule? { grade2.check(text: text, encoded: tokenizer.encode(text, maxLength: 48), prediction: p)?.rule }
+        XCTAssertNil(rule(total(1, 3, slotB: 0)))
+        XCTAssertEqual(rule(total(2, 3, slotB: 0)), .unreadNumber)
+        XCTAssertEqual(programRule(text, total(1, 3, slotB: 0)), .tooManyNumbers, "a Grade 1 policy: three numbers at most")
+    }
+
     /// next_term reads the terms before C that keep the step; a number off the sequence is unread.
     func testSequenceReadsItsEarlierTerms() {
         func next(_ slotA: Int, _ slotC: Int, _ a: Int, _ c: Int) -> Prediction {

@@ -46,7 +46,7 @@ from safetensors.numpy import load_file
 # order in the logit row comes from the dump; a name missing here stops the check (teach it here).
 UNARY_STEPS = {"id": 0, "successor": 1, "predecessor": -1, "add_2": 2, "subtract_2": -2}
 DIGIT_OPS = {"ones_digit": 0, "tens_digit": 1, "hundreds_digit": 2}   # the place whose digit A gives
-BINARY_OPS = {"add", "subtract", "next_term", "place_value"}
+BINARY_OPS = {"add", "subtract", "next_term", "place_value", "total"}
 ORDER_FREE_OPS = {"between"}
 RELATIONS = {"equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten", "even", "odd"}
 GRADE2_RELATIONS = {"even", "odd"}  # a Grade 1 model is not offered them
@@ -368,7 +368,12 @@ class Twin:
                 for k, name in enumerate(self.op_names):
                     cs = [c for c in range(S) if present[c]] if self.binary[k] else [0]
                     for c in cs:
-                        v = step_op(name, vals[i], vals[c] if self.binary[k] else None, others, P)
+                        if name == "total":
+                            # The numbers from slot i through slot c, i before c, all present.
+                            run = vals[i:c + 1]
+                            v = sum(run) if i < c and None not in run and fits(sum(run), P) else None
+                        else:
+                            v = step_op(name, vals[i], vals[c] if self.binary[k] else None, others, P)
                         if v is None:
                             continue
                         if name == "between":
