@@ -153,6 +153,14 @@ public struct AbstentionPolicy: Sendable, Equatable {
         if t.unary.isBinary && t.slotA == t.slotC && t.slotA < numbers.count {
             return Abstention(rule: .numberReadTwice, reason: "the only program I can run for it, \(t.unary.name)(A, C), would use \(numbers[t.slotA]) twice; it needs two numbers")
         }
+        // Likewise a relation that compares step 1's result with a number step 1 already read
+        // ("Is 181 less than 811?" as a check of 811 - 181 against 181): no number plays two roles.
+        let stepReadsB = t.slotB == t.slotA || (t.unary.isBinary && t.slotB == t.slotC)
+            || (t.unary == .total && t.slotA < t.slotB && t.slotB <= t.slotC)
+        if !p.isNumber && t.relation.readsB && stepReadsB && t.slotB < numbers.count {
+            let step = t.unary.isBinary ? "\(t.unary.name)(A, C)" : "\(t.unary.name)(A)"
+            return Abstention(rule: .numberReadTwice, reason: "the only program I can run for it, \(t.relation.name)(\(step), B), would use \(numbers[t.slotB]) as two of its numbers; no number plays two roles")
+        }
         if let unread = numbers.indices.first(where: { !read.contains($0) }) {
             let step = t.unary.isBinary ? "\(t.unary.name)(A, C)" : "\(t.unary.name)(A)"
             let program = p.isNumber ? step : "\(t.relation.name)(\(step), B)"

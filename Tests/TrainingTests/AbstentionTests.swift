@@ -52,6 +52,21 @@ final class AbstentionTests: XCTestCase {
         XCTAssertEqual(programRule("What is ten less than 27?", next(0, 0, 27, 27)), .numberReadTwice)
     }
 
+    /// A relation never takes B from a number step 1 reads (even and odd read no B).
+    func testRelationDoesNotReuseANumber() {
+        func relation(_ op: StepOp, _ rel: Relation, a: Int, b: Int, c: Int) -> Prediction {
+            let t = ReasoningTrace(operandA: 811, operandB: 181, slotA: a, slotB: b, unary: op, relation: rel,
+                                   pStop: 0, codes: [], operandC: 181, slotC: c)
+            return Prediction(isNumber: false, yes: true, pYes: 0.9, number: 0, trace: t, programConfidence: 1)
+        }
+        XCTAssertEqual(programRule("Is 181 less than 811?", relation(.subtract, .smaller, a: 1, b: 0, c: 0)), .numberReadTwice, "B = C")
+        XCTAssertEqual(programRule("Is 181 less than 811?", relation(.subtract, .greater, a: 1, b: 0, c: 0)), .numberReadTwice)
+        XCTAssertEqual(programRule("Is 181 less than 811?", relation(.subtract, .greater, a: 1, b: 1, c: 0)), .numberReadTwice, "B = A")
+        XCTAssertEqual(programRule("Is 181 less than 811?", relation(.identity, .smaller, a: 0, b: 0, c: 0)), .numberReadTwice, "B = A")
+        XCTAssertNil(programRule("Is 181 less than 811?", relation(.identity, .smaller, a: 0, b: 1, c: 0)))
+        XCTAssertNil(programRule("Is 181 odd?", relation(.identity, .odd, a: 0, b: 0, c: 0)), "odd reads no B")
+    }
+
     func testTextRules() {
         XCTAssertEqual(textRule("banana"), .unknownWords)
         XCTAssertEqual(textRule("Is the parity the same?"), .noNumber)
