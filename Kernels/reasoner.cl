@@ -80,6 +80,17 @@ int rs_binary(int k, const int* a, const int* c, int places, int* out, int* work
     return 1;
 }
 
+// Whether relation r reads its second number (even and odd do not).
+int rs_reads_b(int r) { return r < 7; }
+
+// Whether step 1 (op k on slot i, and slot c for a binary op) reads slot j: then j cannot also be
+// operand B, as no number plays two roles. total reads every slot from i to c.
+int rs_reads_slot(int k, int i, int c, int j) {
+    if (j == i) return 1;
+    if (k == TOTAL_OP) return j > i && j <= c;
+    return k >= FIRST_BINARY && j == c;
+}
+
 // -1, 0, 1 comparing from the highest place down.
 int rs_compare(const int* a, const int* b, int places) {
     for (int p = places - 1; p >= 0; --p) if (a[p] != b[p]) return a[p] < b[p] ? -1 : 1;
@@ -213,8 +224,23 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
     rs_softmax(x + oR, NR, relMask, wR);
     float pStop = 1.0f / (1.0f + exp(-x[oStop]));
     if (hard) {
-        rs_one_hot(piA, NS); rs_one_hot(piB, NS); rs_one_hot(piC, NS); rs_one_hot(wU, NU); rs_one_hot(wR, NR);
+        // One role per number: the argmax program uses a different number for A, C and B, and an
+        // op the question has enough numbers for.
         pStop = pStop > 0.5f ? 1.0f : 0.0f;
+        rs_one_hot(wR, NR);
+        int needsB = pStop < 0.5f && rs_reads_b(rs_argmax(wR, NR));
+        int count = 0;
+        for (int i = 0; i < NS; ++i) count += present[i] ? 1 : 0;
+        for (int k = 0; k < NU; ++k) if (count < (k >= FIRST_BINARY ? 2 : 1) + needsB) wU[k] = 0.0f;
+        rs_one_hot(wU, NU);
+        int tU = rs_argmax(wU, NU);
+        rs_one_hot(piA, NS);
+        int tA = rs_argmax(piA, NS);
+        if (tU >= FIRST_BINARY) piC[tA] = 0.0f;
+        rs_one_hot(piC, NS);
+        int tC = rs_argmax(piC, NS);
+        if (needsB) for (int j = 0; j < NS; ++j) if (rs_reads_slot(tU, tA, tC, j)) piB[j] = 0.0f;
+        rs_one_hot(piB, NS);
     }
 
     // Each step-1 result v = op_k(n_i) (k < 9) or op_k(n_i, n_c) (k >= 9) has weight piA_i wU_k
@@ -235,6 +261,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                 int binary = k >= FIRST_BINARY;
                 int cn = binary ? NS : 1;
                 for (int c = 0; c < cn; ++c) {
+                    if (binary && c == i) continue;
                     if (binary && hard && !(piC[c] > 0.0f)) continue;
                     const int* v = rs_result(k, i, c, nums, PL, present, u, uValid, pair, work);
                     if (!v) continue;
@@ -245,8 +272,9 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                     for (int j = 0; j < NS; ++j) {
                         if (!present[j]) continue;
                         const int* nj = nums + j * PL;
+                        int stepReadsJ = rs_reads_slot(k, i, c, j);
                         for (int r = 0; r < NR; ++r) {
-                            if (!rs_holds(r, v, nj, PL)) continue;
+                            if ((stepReadsJ && rs_reads_b(r)) || !rs_holds(r, v, nj, PL)) continue;
                             float t = piB[j] * wR[r];
                             p += w * t;
                             gA[i] += wU[k] * wc * t;
@@ -351,6 +379,7 @@ __kernel void reasoner(__global const float* logits, __global const int* numbers
                 int binary = k >= FIRST_BINARY;
                 int cn = binary ? NS : 1;
                 for (int c = 0; c < cn; ++c) {
+                    if (binary && c == i) continue;
                     const int* v = rs_result(k, i, c, nums, PL, present, u, uValid, pair, work);
                     if (!v) continue;
                     float wc = binary ? piC[c] : 1.0f;

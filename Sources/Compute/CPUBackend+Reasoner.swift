@@ -244,6 +244,19 @@ extension CPUBackend {
         }
     }
 
+    /// Whether relation r reads its second number (even and odd do not).
+    @inline(__always)
+    static func relationReadsB(_ r: Int) -> Bool { r < 7 }
+
+    /// Whether step 1 (op k on slot i, and slot c for a binary op) reads slot j: then j cannot
+    /// also be operand B, as no number plays two roles. total reads every slot from i to c.
+    @inline(__always)
+    static func readsSlot(_ k: Int, _ i: Int, _ c: Int, _ j: Int) -> Bool {
+        if j == i { return true }
+        if k == ReasonerLimits.totalOp { return j > i && j <= c }
+        return k >= ReasonerLimits.firstBinaryOp && j == c
+    }
+
     /// -1, 0, 1 comparing from the highest place down.
     @inline(__always)
     static func digitsCompare(_ a: UnsafePointer<Int32>, _ b: UnsafePointer<Int32>, _ places: Int) -> Int {
@@ -362,9 +375,23 @@ extension CPUBackend {
         reasonerSoftmax(x + oR, R, s.relationMask, wR)
         var pStop = 1 / (1 + expf(-x[oStop]))
         if hard {
-            reasonerOneHot(piA, NS); reasonerOneHot(piB, NS); reasonerOneHot(piC, NS)
-            reasonerOneHot(wU, U); reasonerOneHot(wR, R)
+            // One role per number: the argmax program uses a different number for A, C and B,
+            // and an op the question has enough numbers for.
             pStop = pStop > 0.5 ? 1 : 0
+            reasonerOneHot(wR, R)
+            let tR = reasonerArgmax(wR, R), needsB = pStop < 0.5 && relationReadsB(tR)
+            var count = 0
+            for i in 0..<NS where s.present[i] != 0 { count += 1 }
+            for k in 0..<U where count < (k >= firstBinary ? 2 : 1) + (needsB ? 1 : 0) { wU[k] = 0 }
+            reasonerOneHot(wU, U)
+            let tU = reasonerArgmax(wU, U)
+            reasonerOneHot(piA, NS)
+            let tA = reasonerArgmax(piA, NS)
+            if tU >= firstBinary { piC[tA] = 0 }
+            reasonerOneHot(piC, NS)
+            let tC = reasonerArgmax(piC, NS)
+            if needsB { for j in 0..<NS where readsSlot(tU, tA, tC, j) { piB[j] = 0 } }
+            reasonerOneHot(piB, NS)
         }
 
         // Each step-1 result v = op_k(n_i) (k < 9) or op_k(n_i, n_c) (k >= 9) has weight
@@ -382,7 +409,7 @@ extension CPUBackend {
                 applyUnaryOps(nums, NS, i, PL, s.present, s)
                 for k in 0..<U {
                     let binary = k >= firstBinary
-                    for c in 0..<(binary ? NS : 1) {
+                    for c in 0..<(binary ? NS : 1) where !(binary && c == i) {
                         if binary && hard && !(piC[c] > 0) { continue }
                         guard let v = stepResult(k, i, c, nums, PL, s) else { continue }
                         let wc: Float = binary ? piC[c] : 1
@@ -390,8 +417,8 @@ extension CPUBackend {
                         for pl in 0..<PL { dist[pl * 10 + Int(v[pl])] += w }
                         guard (spec.boolOpMask >> k) & 1 != 0 else { continue }
                         for j in 0..<NS where s.present[j] != 0 {
-                            let nj = nums + j * PL
-                            for r in 0..<R where relationHolds(r, v, nj, PL) {
+                            let nj = nums + j * PL, stepReadsJ = readsSlot(k, i, c, j)
+                            for r in 0..<R where !(stepReadsJ && relationReadsB(r)) && relationHolds(r, v, nj, PL) {
                                 let t = piB[j] * wR[r]
                                 p += w * t
                                 gA[i] += wU[k] * wc * t
@@ -491,7 +518,7 @@ extension CPUBackend {
                 applyUnaryOps(nums, NS, i, PL, s.present, s)
                 for k in 0..<U {
                     let binary = k >= firstBinary
-                    for c in 0..<(binary ? NS : 1) {
+                    for c in 0..<(binary ? NS : 1) where !(binary && c == i) {
                         guard let v = stepResult(k, i, c, nums, PL, s) else { continue }
                         let wc: Float = binary ? piC[c] : 1
                         var sum: Float = 0

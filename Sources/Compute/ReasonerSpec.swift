@@ -20,6 +20,13 @@
 /// (digit of place 1), same_ones (digit of place 0), makes_ten (ones digits sum to 10), even, odd
 /// (of the step-1 result alone: pointer B is read but changes nothing).
 ///
+/// One number per role: no program reads a number twice. A binary op's C is never A, and a
+/// relation that reads B (all but even and odd) never takes B from a number step 1 reads (A, C,
+/// and for total every number between them); those combinations add nothing in soft mode. In hard
+/// mode the argmax program is chosen under the same rule: an op the question has enough numbers
+/// for (two for a binary op, one more where a relation reads B), then A, then C among the other
+/// numbers, then B among the numbers step 1 does not read.
+///
 /// Logit row layout (width = 3*slots + 14 + 9 + 1 + 2 + places*10):
 ///   [0, slots) pointer A; [slots, 2 slots) pointer B; [2 slots, 3 slots) pointer C; then 14 op
 ///   logits; 9 relation logits; 1 STOP logit; 2 decoder yes/no terms (no, yes); places*10

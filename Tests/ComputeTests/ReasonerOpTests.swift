@@ -45,6 +45,12 @@ struct ReasonerReference {
         return e.map { $0 / s }
     }
 
+    /// Whether step 1 (op k on slot i, and slot c for ops 9-13) reads slot j; total (13) reads
+    /// every slot from i through c. Such a slot is never also operand B.
+    static func reads(_ k: Int, _ i: Int, _ c: Int, _ j: Int) -> Bool {
+        j == i || (k == 13 ? j > i && j <= c : k >= 9 && j == c)
+    }
+
     /// First largest masked-in entry; 0 when none.
     static func argmax(_ v: [Double], _ mask: [Bool]) -> Int {
         var best: Int? = nil
@@ -64,19 +70,34 @@ struct ReasonerReference {
         let offersBetween = present2.contains { a in present2.contains { $0 == a + 2 } }
         let opOffered = (0..<U).map { (spec.offeredOps >> $0) & 1 != 0 && ($0 != 5 || offersBetween) }
         let la = Array(x[oA..<oB]), lb = Array(x[oB..<oC]), lc = Array(x[oC..<oU]), lu = Array(x[oU..<oR]), lr = Array(x[oR..<oStop])
-        let tA = Self.argmax(la, present), tB = Self.argmax(lb, present), tU = Self.argmax(lu, opOffered), tR = Self.argmax(lr, relOffered)
-        let tC = Self.argmax(lc, present)
+        let tA = Self.argmax(la, present), tR = Self.argmax(lr, relOffered)
+        var tB = Self.argmax(lb, present), tU = Self.argmax(lu, opOffered), tC = Self.argmax(lc, present)
         var piA = Self.softmax(la, present), piB = Self.softmax(lb, present), piC = Self.softmax(lc, present)
         var wU = Self.softmax(lu, opOffered), wR = Self.softmax(lr, relOffered)
         var pStop = 1 / (1 + exp(-x[oStop]))
         if spec.hard {
+            // One number per role: an op the question has enough numbers for (B only where a
+            // relation that reads it answers), C apart from A, B apart from what step 1 reads.
+            pStop = x[oStop] > 0 ? 1 : 0
+            let needsB = pStop == 0 && tR < 7
+            let count = present.filter { $0 }.count
+            let feasible = (0..<U).map { opOffered[$0] && count >= ($0 >= 9 ? 2 : 1) + (needsB ? 1 : 0) }
+            let anyOp = feasible.contains(true)
+            tU = Self.argmax(lu, feasible)
             let any = present.contains(true)
             piA = (0..<S).map { any && $0 == tA ? 1 : 0 }
-            piB = (0..<S).map { any && $0 == tB ? 1 : 0 }
-            piC = (0..<S).map { any && $0 == tC ? 1 : 0 }
-            wU = (0..<U).map { $0 == tU ? 1 : 0 }
+            var cAllowed = present
+            if tU >= 9 && anyOp { cAllowed[tA] = false }
+            let anyC = cAllowed.contains(true)
+            tC = Self.argmax(lc, cAllowed)
+            piC = (0..<S).map { anyC && $0 == tC ? 1 : 0 }
+            var bAllowed = present
+            if needsB { for j in 0..<S where Self.reads(tU, tA, tC, j) { bAllowed[j] = false } }
+            let anyB = bAllowed.contains(true)
+            tB = Self.argmax(lb, bAllowed)
+            piB = (0..<S).map { anyB && $0 == tB ? 1 : 0 }
+            wU = (0..<U).map { anyOp && $0 == tU ? 1 : 0 }
             wR = (0..<R).map { $0 == tR ? 1 : 0 }
-            pStop = x[oStop] > 0 ? 1 : 0
         }
         // Ops 0-4 add a constant; op 5 (between) is the number between this one and another
         // number of the question two away from it, trying the one above first.
@@ -114,7 +135,7 @@ struct ReasonerReference {
         /// one-number ops) and the C slot (nil for one-number ops).
         func results(_ i: Int, _ k: Int) -> [(v: Int, wc: Double, c: Int?)] {
             if k < 9 { return u[i][k].map { [($0, 1.0, nil)] } ?? [] }
-            return (0..<S).compactMap { c in binary(k, i, c).map { ($0, piC[c], c) } }
+            return (0..<S).filter { $0 != i }.compactMap { c in binary(k, i, c).map { ($0, piC[c], c) } }
         }
 
         var p = 0.0
@@ -122,11 +143,11 @@ struct ReasonerReference {
         if spec.enabled {
             for i in 0..<S {
                 for k in 0..<U {
-                    for (v, wc, _) in results(i, k) {
+                    for (v, wc, c) in results(i, k) {
                         for q in 0..<P { dist[q * 10 + digit(v, q)] += piA[i] * wU[k] * wc }
                         for j in 0..<S where feedsRelation[k] {
                             guard let b = numbers[j] else { continue }
-                            for r in 0..<R where holds(r, v, b) { p += piA[i] * piB[j] * wU[k] * wR[r] * wc }
+                            for r in 0..<R where holds(r, v, b) && !(r < 7 && Self.reads(k, i, c ?? -1, j)) { p += piA[i] * piB[j] * wU[k] * wR[r] * wc }
                         }
                     }
                 }
@@ -197,7 +218,7 @@ struct ReasonerReference {
                         if let c { dC[c] += piA[i] * wU[k] * s }
                         for j in 0..<S where feedsRelation[k] {
                             guard let b = numbers[j] else { continue }
-                            for r in 0..<R where holds(r, v, b) {
+                            for r in 0..<R where holds(r, v, b) && !(r < 7 && Self.reads(k, i, c ?? -1, j)) {
                                 dA[i] += dLdp * piB[j] * wU[k] * wR[r] * wc
                                 dB[j] += dLdp * piA[i] * wU[k] * wR[r] * wc
                                 dU[k] += dLdp * piA[i] * piB[j] * wR[r] * wc

@@ -50,6 +50,7 @@ BINARY_OPS = {"add", "subtract", "next_term", "place_value", "total"}
 ORDER_FREE_OPS = {"between"}
 RELATIONS = {"equal", "greater", "smaller", "same_parity", "same_tens", "same_ones", "makes_ten", "even", "odd"}
 GRADE2_RELATIONS = {"even", "odd"}  # a Grade 1 model is not offered them
+UNARY_RELATIONS = {"even", "odd"}   # relations that do not read operand B
 
 FLOOR = 1e-4      # the decoder's probability floor (`ReasonerLimits.floor`)
 LN_EPS = 1e-5     # `LayerNormLayer.eps`
@@ -366,7 +367,8 @@ class Twin:
                     continue
                 others = [vals[j] for j in range(S) if j != i and present[j]]
                 for k, name in enumerate(self.op_names):
-                    cs = [c for c in range(S) if present[c]] if self.binary[k] else [0]
+                    # One number per role: C apart from A, and (below) B apart from what step 1 reads.
+                    cs = [c for c in range(S) if present[c] and c != i] if self.binary[k] else [0]
                     for c in cs:
                         if name == "total":
                             # The numbers from slot i through slot c, i before c, all present.
@@ -382,7 +384,10 @@ class Twin:
                             onehot[b, i, k, c, pl, d] = 1
                         for j in range(S):
                             if present[j]:
+                                step_reads_j = j == i or (self.binary[k] and (i < j <= c if name == "total" else j == c))
                                 for r, rel in enumerate(self.relation_names):
+                                    if step_reads_j and rel not in UNARY_RELATIONS:
+                                        continue
                                     holds[b, i, k, c, j, r] = relation_holds(rel, v, vals[j], P)
             for k, name in enumerate(self.op_names):
                 op_mask[b, k] = self.offered[k] and (name != "between" or between_somewhere)
