@@ -254,8 +254,8 @@ extension Grammar {
                                   ("What is {c} worth in the number {a}?", .init(.placeValue, "a", c: "c"))]
         case .placeDigit: return [("Which digit sits in the tens place of {a}?", .init(.tensDigit, "a")),
                                   ("Look at {a}. Which digit is in its hundreds place?", .init(.hundredsDigit, "a"))]
-        case .compare: return [("When counting, does {a} come after {b}?", .init(.identity, "a", .greater, "b")),
-                               ("Is {b} lower than {a}?", .init(.identity, "b", .smaller, "a"))]
+        case .compare: return [("When counting, does {a} come after {b}?", .init(.identity, "b", .smaller, "a")),
+                               ("Is {b} lower than {a}?", .init(.identity, "a", .greater, "b"))]
         case .expandedForm: return [("If you add {a}, {m} and {c}, do you get {b}?", .init(.total, "a", .equal, "b", c: "c")),
                                     ("Do {a}, {m} and {c} add up to {b}?", .init(.total, "a", .equal, "b", c: "c"))]
         case .oddEven: return [("Is {a} an even number or not?", .init(.identity, "a", .even)),

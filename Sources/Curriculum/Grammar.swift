@@ -181,10 +181,10 @@ enum Grammar {
                                 f("Does {b} end in the same digit as {a}?", .init(.identity, "b", .sameOnes, "a"))]
         case .makesTen: return [f("If you add the ones digits of {a} and {b}, do you get ten?", .init(.identity, "a", .makesTen, "b")),
                                 f("Do the ones digits of {b} and {a} together make ten?", .init(.identity, "b", .makesTen, "a"))]
-        case .greater: return [f("Is {b} smaller than {a}?", .init(.identity, "b", .smaller, "a")),
-                               f("Is {b} lower than {a}?", .init(.identity, "b", .smaller, "a"))]
-        case .smaller: return [f("Is {b} bigger than {a}?", .init(.identity, "b", .greater, "a")),
-                               f("Is {b} more than {a}?", .init(.identity, "b", .greater, "a"))]
+        case .greater: return [f("Is {b} smaller than {a}?", .init(.identity, "a", .greater, "b")),
+                               f("Is {b} lower than {a}?", .init(.identity, "a", .greater, "b"))]
+        case .smaller: return [f("Is {b} bigger than {a}?", .init(.identity, "a", .smaller, "b")),
+                               f("Is {b} more than {a}?", .init(.identity, "a", .smaller, "b"))]
         case .equality:
             let old: [Templates.Expression] = [.successor, .predecessor, .after, .before, .twoMore, .between]
             return ["Is {m} the same as {X}?", "Does {m} equal {X}?"].flatMap { frame in
@@ -416,10 +416,15 @@ enum Grammar {
             // says what greater says, of numbers to 1000: the same sentences, so the same ones are
             // held out.
             let (big, small): (Character, Character) = concept == .smaller ? ("b", "a") : ("a", "b")
+            // The worked solution takes the number after "than" (or "compared with") as operand A,
+            // as every sum and difference does ("{c} more than {a}" adds to a): "Is {x} more than
+            // {y}?" is smaller(y, x). One reading of "than" across concepts, so the comparison and
+            // the arithmetic do not teach the pointers opposite roles for the same construction.
             for (words, rel, x, y) in [(greaterWords, ProgramRelation.greater, big, small), (smallerWords, .smaller, small, big)] {
+                let flipped: ProgramRelation = rel == .greater ? .smaller : .greater
                 for w in words {
                     for f in comparisonFrames where !f.adjective || adjectiveWords.contains(w) {
-                        b.add(fill(f.text.replacingOccurrences(of: "%W", with: w), x, y), .init(.identity, x, rel, y),
+                        b.add(fill(f.text.replacingOccurrences(of: "%W", with: w), x, y), .init(.identity, y, flipped, x),
                               frame: "cmp-\(f.id)", words: w)
                     }
                 }
