@@ -280,7 +280,10 @@ enum Grammar {
             + clauses("count on SIZE from {x}", "one").map { ($0.0, "count-on-" + $0.1) }
         case .predecessor: return [
             ("Does {y} come right before {x}?", "come-before"), ("Does {y} come just before {x}?", "come-just-before"),
-            ("Does {x} follow {y} when counting?", "x-follows"), ("Is {y} followed by {x} when counting?", "y-followed-by"),
+            // "Does {x} follow {y}" and "Is {y} followed by {x}" are not here: the predecessor concept
+            // says them with successor's frames (successor(y) = x), as the successor concept does,
+            // so one sentence has one worked solution in every concept (Round 17: the two readings
+            // gave the same sentence opposite operand roles).
             ("When counting, does {y} come right before {x}?", "counting-before"),
             ("Does {x} come right after {y}?", "x-after"),
         ] + clauses("take SIZE away from {x}", "one").map { ($0.0, "take-" + $0.1) }

@@ -23,6 +23,26 @@ final class PhrasingTests: XCTestCase {
 
     /// No held-out phrasing (nor any phrasing-split question) has a word that no train phrasing has:
     /// an unseen word has an untrained embedding and would carry no information.
+    /// One sentence, one reading: wherever two concepts (or two frames) produce the same sentence
+    /// shape, their worked solutions give operand A (and B, C) the same position in the sentence.
+    /// Two readings of one construction teach the pointers opposite roles (Round 17).
+    func testOneShapeHasOneOperandOrder() {
+        var roles: [String: (concept: Concept, text: String, order: [Int?])] = [:]
+        for c in Concept.allCases {
+            for p in Templates.records(c) {
+                let order = CompiledTemplate(p.text).slotOrder
+                let position = { (letter: Character?) -> Int? in letter.flatMap { order.firstIndex(of: $0) } }
+                let key = Grammar.shape(p.text)
+                let these = [position(p.program.a), position(p.program.b), position(p.program.c)]
+                if let seen = roles[key] {
+                    XCTAssertEqual(seen.order, these, "\(seen.concept.rawValue) \"\(seen.text)\" and \(c.rawValue) \"\(p.text)\" read one shape two ways")
+                } else {
+                    roles[key] = (c, p.text, these)
+                }
+            }
+        }
+    }
+
     func testHeldoutPhrasingsUseOnlyTrainWords() {
         let known = Self.trainWords
         XCTAssertTrue(known.isSuperset(of: ["greater", "smaller", "less", "more", "successor", "parity"]))
