@@ -22,6 +22,8 @@ enum ReasonerLimits {
     static let firstBinaryOp = 9
     /// Index of `total`: the sum of the numbers from slot A through slot C.
     static let totalOp = 13
+    /// Index of the first relation that reads no B (even; odd follows it).
+    static let firstUnaryRelation = 7
     /// The decoder's probability floor (`Reasoner.floor`).
     static let floor: Float = 1e-4
 }
@@ -246,7 +248,7 @@ extension CPUBackend {
 
     /// Whether relation r reads its second number (even and odd do not).
     @inline(__always)
-    static func relationReadsB(_ r: Int) -> Bool { r < 7 }
+    static func relationReadsB(_ r: Int) -> Bool { r < ReasonerLimits.firstUnaryRelation }
 
     /// Whether step 1 (op k on slot i, and slot c for a binary op) reads slot j: then j cannot
     /// also be operand B, as no number plays two roles. total reads every slot from i to c.
