@@ -111,8 +111,11 @@ public final class ConceptModel {
     /// The pointer controller: summary -> hidden -> pointers A, B and the step-1 op.
     let ptr1: Linear, ptr2: Linear
 
-    /// Real (unpadded) tokens of the batch the encoder last ran forward: its rows inside.
-    var packedRows = 0
+    /// How the encoder's last forward split the batch (what backward walks again).
+    var encoderChunks: [EncoderChunk] = []
+    /// Chunks the encoder runs in under `--amp`: the fp32 working buffers hold a quarter of the
+    /// batch's tokens (Docs/BENCHMARKS.md, amp memory).
+    var ampEncoderChunks = 4
 
     /// Set false to cut the typed ops out of the decoder (the ablation).
     public var reasonerEnabled = true
@@ -190,7 +193,8 @@ public final class ConceptModel {
     public var keptActivationBytes: Int { ws.keptBytes }
 
     /// Mixed precision storage (`--amp`): encoder activations kept for backward are stored as
-    /// fp16 (vstore_half / Float16) and read back to fp32; every op still computes in fp32.
+    /// fp16 (vstore_half / Float16) and read back to fp32; every op still computes in fp32, one
+    /// encoder chunk at a time, and GELU's output is recomputed in backward rather than kept.
     public var halfActivations: Bool {
         get { ws.halfStorage }
         set {

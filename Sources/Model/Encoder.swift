@@ -16,16 +16,15 @@ extension ConceptModel {
     /// much as real ones (a batch is padded to its longest question, about 1.6 times the mean).
     /// Only xf, which the rest of the model reads per position, is laid out [B, T, D] again, with
     /// zero rows at the padding.
+    ///
+    /// The encoder runs its sequences in `EncoderChunk`s, each through every layer: one chunk in
+    /// fp32; under `--amp` several, so the fp32 working buffers the ops compute in hold one chunk
+    /// while the fp16 copies kept for backward hold the whole batch.
     func encoderForward(_ batch: ModelBatch) throws -> [Int32] {
         let cfg = config, be = backend
         let B = batch.size, T = batch.seq, D = cfg.dModel, N = B * T
         let lens = batch.lengths.map { max(1, min(T, Int($0))) }
-        let valid = (0..<B).flatMap { b in (0..<lens[b]).map { Int32(b * T + $0) } }
-        let Nv = valid.count
         let ids = try ws.get("ids.tokens", N, .int32), clsIds = try ws.get("ids.cls", B, .int32)
-        let lengths = try ws.get("ids.lengths", B, .int32), starts = try ws.get("ids.starts", B, .int32)
-        let validIds = try ws.get("ids.valid", Nv, .int32)
-        let packedIds = try ["enc.tokens", "enc.pos", "enc.places", "enc.slots"].map { try ws.get($0, Nv, .int32) }
         let numbersBuf = try ws.get("ids.numbers", B * cfg.slots * cfg.places, .int32)
         let targetsBuf = try ws.get("ids.targets", B * 2, .int32)
         let digits = Set(cfg.digitTokenIds)
@@ -34,69 +33,91 @@ extension ConceptModel {
         let positions = Self.wordPositions(batch)
         let slots = batch.slots.map { min(max($0, 0), Int32(cfg.slots + 1)) }
         try be.upload(tokens, to: ids)
-        for (column, buffer) in zip([tokens, positions, places, slots], packedIds) {
-            try be.upload(valid.map { column[Int($0)] }, to: buffer)
-        }
-        try be.upload(valid, to: validIds)
-        try be.upload(lens.map { Int32($0) }, to: lengths)
-        var start: Int32 = 0
-        try be.upload(lens.map { len in defer { start += Int32(len) }; return start }, to: starts)
         try be.upload((0..<B).map { Int32($0 * T) }, to: clsIds)
         let numbers = readNumbers(batch)
         try be.upload(numbers, to: numbersBuf)
         try be.upload(Self.encodeTargets(batch.targets, count: B), to: targetsBuf)
 
-        // Embeddings: x0 = tok + pos + place + slot : [Nv, D]
-        let x0 = try ws.get("x0", Nv * D), tmp = try ws.get("embed.tmp", Nv * D)
-        try be.embeddingGather(table: tokEmb.read(), ids: packedIds[0], out: x0, count: Nv, dim: D)
-        for (table, tids) in zip([posEmb, placeEmb, slotEmb], packedIds.dropFirst()) {
-            try be.embeddingGather(table: table.read(), ids: tids, out: tmp, count: Nv, dim: D)
-            try be.add(x0, tmp, x0, count: Nv * D)
-        }
-        // Encoder: x_{l+1} = layer_l(x_l): [Nv, D]
-        var x = x0
-        for (l, layer) in layers.enumerated() {
-            let y = try ws.get("x\(l + 1)", Nv * D)
-            try layer.forward(be, ws: ws, x: x, y: y, lengths: lengths, starts: starts, rows: Nv, batch: B, seq: T)
-            x = y
-        }
-        let packed = try ws.get("xf.packed", Nv * D), mF = try ws.get("lnf.m", Nv), rF = try ws.get("lnf.r", Nv)
-        try lnF.forward(be, x: x, y: packed, mean: mF, rstd: rF, rows: Nv)
-        // Back to [B, T, D]: each padded row receives at most one packed row, so the scatter-add
-        // into zeros is an exact copy.
+        let chunks = EncoderChunk.split(lengths: lens, into: ws.halfStorage ? ampEncoderChunks : 1)
         let xf = try ws.get("xf", N * D)
         try be.fill(xf, value: 0, offset: 0, count: N * D)
-        try be.embeddingScatterAdd(dOut: packed, ids: validIds, dTable: xf, count: Nv, dim: D)
+        for chunk in chunks {
+            let n = chunk.rowCount, c = chunk.tag, seqs = chunk.sequences
+            // Per chunk: its rows' ids, its sequences' lengths and starts (from the chunk's row 0)
+            // and each row's place in [B, T].
+            let valid = seqs.flatMap { b in (0..<lens[b]).map { Int32(b * T + $0) } }
+            let packedIds = try Self.embeddingRoles.map { try ws.get("\(c).ids.\($0)", n, .int32) }
+            for (column, buffer) in zip([tokens, positions, places, slots], packedIds) {
+                try be.upload(valid.map { column[Int($0)] }, to: buffer)
+            }
+            try be.upload(valid, to: try ws.get("\(c).ids.valid", n, .int32))
+            let lengths = try ws.get("\(c).ids.lengths", seqs.count, .int32)
+            let starts = try ws.get("\(c).ids.starts", seqs.count, .int32)
+            try be.upload(seqs.map { Int32(lens[$0]) }, to: lengths)
+            var start: Int32 = 0
+            try be.upload(seqs.map { b in defer { start += Int32(lens[b]) }; return start }, to: starts)
+
+            // Embeddings: x0 = tok + pos + place + slot : [n, D]
+            let x0 = try ws.activation(c, "stream0", n * D), tmp = try ws.get("embed.tmp", n * D)
+            try be.embeddingGather(table: tokEmb.read(), ids: packedIds[0], out: x0, count: n, dim: D)
+            for (table, tids) in zip([posEmb, placeEmb, slotEmb], packedIds.dropFirst()) {
+                try be.embeddingGather(table: table.read(), ids: tids, out: tmp, count: n, dim: D)
+                try be.add(x0, tmp, x0, count: n * D)
+            }
+            try ws.keep(c, "stream0", x0, n * D)
+            // Encoder: x_{l+1} = layer_l(x_l): [n, D]
+            var x = x0
+            for (l, layer) in layers.enumerated() {
+                let y = try ws.activation(c, "stream\(l + 1)", n * D)
+                try layer.forward(be, ws: ws, tag: "\(layer.name).\(c)", x: x, y: y, lengths: lengths, starts: starts,
+                                  rows: n, batch: seqs.count, seq: T)
+                try ws.keep(c, "stream\(l + 1)", y, n * D)
+                x = y
+            }
+            let packed = try ws.get("xf.packed", n * D)
+            try lnF.forward(be, x: x, y: packed, mean: try ws.get("\(c).lnf.m", n), rstd: try ws.get("\(c).lnf.r", n), rows: n)
+            // Back to [B, T, D]: each padded row receives at most one packed row, so the
+            // scatter-add into zeros is an exact copy.
+            try be.embeddingScatterAdd(dOut: packed, ids: try ws.get("\(c).ids.valid", n, .int32), dTable: xf, count: n, dim: D)
+        }
         try be.embeddingGather(table: xf, ids: clsIds, out: try ws.get("summary", B * D), count: B, dim: D)
-        packedRows = Nv
+        encoderChunks = chunks
         return numbers
     }
 
-    /// ds: [B, D] (the summary's gradient) -> dxf: [B, T, D] at the [CLS] rows -> its real rows
-    /// [Nv, D] -> final LayerNorm -> layers -> the four embedding tables.
+    /// ds: [B, D] (the summary's gradient) -> dxf: [B, T, D] at the [CLS] rows -> each chunk's
+    /// real rows [n, D] -> final LayerNorm -> layers -> the four embedding tables.
     func encoderBackward(rows B: Int, seq T: Int, ds: any DeviceBuffer) throws {
-        let be = backend, D = config.dModel, N = B * T, Nv = packedRows
+        let be = backend, D = config.dModel, N = B * T
         let dxf = try ws.get("xf.grad", N * D)
         try be.fill(dxf, value: 0, offset: 0, count: N * D)
         try be.embeddingScatterAdd(dOut: ds, ids: try ws.get("ids.cls", B, .int32), dTable: dxf, count: B, dim: D)
-        let dPacked = try ws.get("xf.packed.grad", Nv * D)
-        try be.embeddingGather(table: dxf, ids: try ws.get("ids.valid", Nv, .int32), out: dPacked, count: Nv, dim: D)
-        let dx = try ws.get("x.grad", Nv * D)
-        try lnF.backward(be, x: try ws.get("x\(layers.count)", Nv * D), mean: try ws.get("lnf.m", Nv),
-                         rstd: try ws.get("lnf.r", Nv), dY: dPacked, dX: dx, rows: Nv)
-        let lengths = try ws.get("ids.lengths", B, .int32), starts = try ws.get("ids.starts", B, .int32)
-        for l in stride(from: layers.count - 1, through: 0, by: -1) {
-            try layers[l].backward(be, ws: ws, x: try ws.get(l == 0 ? "x0" : "x\(l)", Nv * D), dY: dx, dX: dx,
-                                   lengths: lengths, starts: starts, rows: Nv, batch: B, seq: T)
-        }
-        let tables = [tokEmb, posEmb, placeEmb, slotEmb]
-        let ids = try ["enc.tokens", "enc.pos", "enc.places", "enc.slots"].map { try ws.get($0, Nv, .int32) }
-        try params.accumulatingGrads(tables) { g in
-            for (i, tableIds) in ids.enumerated() {
-                try be.embeddingScatterAdd(dOut: dx, ids: tableIds, dTable: g[i], count: Nv, dim: D)
+        for chunk in encoderChunks {
+            let n = chunk.rowCount, c = chunk.tag
+            let dPacked = try ws.get("xf.packed.grad", n * D)
+            try be.embeddingGather(table: dxf, ids: try ws.get("\(c).ids.valid", n, .int32), out: dPacked, count: n, dim: D)
+            let dx = try ws.get("x.grad", n * D)
+            try lnF.backward(be, x: try ws.recall(c, "stream\(layers.count)", n * D), mean: try ws.get("\(c).lnf.m", n),
+                             rstd: try ws.get("\(c).lnf.r", n), dY: dPacked, dX: dx, rows: n)
+            let lengths = try ws.get("\(c).ids.lengths", chunk.sequences.count, .int32)
+            let starts = try ws.get("\(c).ids.starts", chunk.sequences.count, .int32)
+            for l in stride(from: layers.count - 1, through: 0, by: -1) {
+                try layers[l].backward(be, ws: ws, tag: "\(layers[l].name).\(c)", x: try ws.recall(c, "stream\(l)", n * D),
+                                       dY: dx, dX: dx, lengths: lengths, starts: starts, rows: n,
+                                       batch: chunk.sequences.count, seq: T)
+            }
+            let tables = [tokEmb, posEmb, placeEmb, slotEmb]
+            let ids = try Self.embeddingRoles.map { try ws.get("\(c).ids.\($0)", n, .int32) }
+            try params.accumulatingGrads(tables) { g in
+                for (i, tableIds) in ids.enumerated() {
+                    try be.embeddingScatterAdd(dOut: dx, ids: tableIds, dTable: g[i], count: n, dim: D)
+                }
             }
         }
     }
+
+    /// The four embedding tables' id columns, in the order x0 sums them.
+    static let embeddingRoles = ["tokens", "pos", "places", "slots"]
 
     /// Position ids that count a whole number as one word: the words after a number sit at the
     /// same positions whether it has two digits or three, so longer numbers shift nothing. [B, T]
@@ -112,5 +133,37 @@ extension ConceptModel {
             }
         }
         return out
+    }
+}
+
+/// A run of whole sequences the encoder computes together: attention never crosses a sequence,
+/// and every other op works row by row, so a chunk's result does not depend on the others.
+struct EncoderChunk {
+    let index: Int
+    /// Batch rows (questions) in the chunk.
+    let sequences: Range<Int>
+    /// Its tokens' rows in the packed [Nv, D] layout.
+    let rows: Range<Int>
+    var rowCount: Int { rows.count }
+    /// Workspace key prefix of the chunk's buffers.
+    var tag: String { "enc.c\(index)" }
+
+    /// Splits sequences (their lengths in tokens) into at most `count` contiguous chunks of
+    /// about equal token counts, none empty.
+    static func split(lengths: [Int], into count: Int) -> [EncoderChunk] {
+        let total = lengths.reduce(0, +), k = max(1, min(count, lengths.count))
+        var chunks: [EncoderChunk] = []
+        var b0 = 0, r0 = 0, r = 0
+        for (b, len) in lengths.enumerated() {
+            r += len
+            let left = lengths.count - b - 1, chunksLeft = k - chunks.count - 1
+            // Close the chunk once it holds its share of tokens, or when every later sequence
+            // must start a chunk of its own.
+            if b == lengths.count - 1 || (chunksLeft > 0 && (r * k >= total * (chunks.count + 1) || left == chunksLeft)) {
+                chunks.append(EncoderChunk(index: chunks.count, sequences: b0..<(b + 1), rows: r0..<r))
+                b0 = b + 1; r0 = r
+            }
+        }
+        return chunks
     }
 }

@@ -96,17 +96,17 @@ struct EncoderLayer {
          ("x1", n * dim), ("h2", n * dim), ("f1", n * hidden), ("g", n * hidden)]
     }
 
-    /// x: [n, D] -> y: [n, D]
-    func forward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, y: any DeviceBuffer,
+    /// x: [n, D] -> y: [n, D]. `tag` names this layer's buffers for this chunk of the batch.
+    func forward(_ be: any Backend, ws: Workspace, tag: String, x: any DeviceBuffer, y: any DeviceBuffer,
                  lengths: any DeviceBuffer, starts: any DeviceBuffer, rows n: Int, batch: Int, seq: Int) throws {
         let D = dim
-        let h1 = try ws.activation(name, "h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
-        let qkvOut = try ws.activation(name, "qkv", n * 3 * D)
-        let probs = try ws.activation(name, "probs", batch * heads * seq * seq)
-        let att = try ws.activation(name, "att", n * D)
-        let x1 = try ws.activation(name, "x1", n * D)
-        let h2 = try ws.activation(name, "h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
-        let f1 = try ws.activation(name, "f1", n * hidden), g = try ws.activation(name, "g", n * hidden)
+        let h1 = try ws.activation(tag, "h1", n * D), m1 = try ws.get("\(tag).m1", n), r1 = try ws.get("\(tag).r1", n)
+        let qkvOut = try ws.activation(tag, "qkv", n * 3 * D)
+        let probs = try ws.activation(tag, "probs", batch * heads * seq * seq)
+        let att = try ws.activation(tag, "att", n * D)
+        let x1 = try ws.activation(tag, "x1", n * D)
+        let h2 = try ws.activation(tag, "h2", n * D), m2 = try ws.get("\(tag).m2", n), r2 = try ws.get("\(tag).r2", n)
+        let f1 = try ws.activation(tag, "f1", n * hidden), g = try ws.activation(tag, "g", n * hidden)
         let f2 = try ws.get("fwd.f2", n * D)
 
         try ln1.forward(be, x: x, y: h1, mean: m1, rstd: r1, rows: n)
@@ -121,24 +121,32 @@ struct EncoderLayer {
         try be.addBiasGelu(f1, bias: fc1.b.read(), g, rows: n, cols: hidden)
         try fc2.forward(be, x: g, y: f2, rows: n)
         try be.add(x1, f2, y, count: n * D)
+        // Under --amp GELU's output is not kept: backward recomputes it from its kept input.
         let buffers = [h1, qkvOut, probs, att, x1, h2, f1, g]
-        for ((role, count), buffer) in zip(kept(n, batch: batch, seq: seq), buffers) {
-            try ws.keep(name, role, buffer, count)
+        for ((role, count), buffer) in zip(kept(n, batch: batch, seq: seq), buffers) where !(ws.halfStorage && role == "g") {
+            try ws.keep(tag, role, buffer, count)
         }
     }
 
     /// dY: [n, D] -> dX: [n, D] (dX may alias dY). Needs the forward's activations.
-    func backward(_ be: any Backend, ws: Workspace, x: any DeviceBuffer, dY: any DeviceBuffer,
+    func backward(_ be: any Backend, ws: Workspace, tag: String, x: any DeviceBuffer, dY: any DeviceBuffer,
                   dX: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer, rows n: Int,
                   batch: Int, seq: Int) throws {
         let D = dim
-        let h1 = try ws.recall(name, "h1", n * D), m1 = try ws.get("\(name).m1", n), r1 = try ws.get("\(name).r1", n)
-        let qkvOut = try ws.recall(name, "qkv", n * 3 * D)
-        let probs = try ws.recall(name, "probs", batch * heads * seq * seq)
-        let att = try ws.recall(name, "att", n * D)
-        let x1 = try ws.recall(name, "x1", n * D)
-        let h2 = try ws.recall(name, "h2", n * D), m2 = try ws.get("\(name).m2", n), r2 = try ws.get("\(name).r2", n)
-        let f1 = try ws.recall(name, "f1", n * hidden), g = try ws.recall(name, "g", n * hidden)
+        let h1 = try ws.recall(tag, "h1", n * D), m1 = try ws.get("\(tag).m1", n), r1 = try ws.get("\(tag).r1", n)
+        let qkvOut = try ws.recall(tag, "qkv", n * 3 * D)
+        let probs = try ws.recall(tag, "probs", batch * heads * seq * seq)
+        let att = try ws.recall(tag, "att", n * D)
+        let x1 = try ws.recall(tag, "x1", n * D)
+        let h2 = try ws.recall(tag, "h2", n * D), m2 = try ws.get("\(tag).m2", n), r2 = try ws.get("\(tag).r2", n)
+        let f1 = try ws.recall(tag, "f1", n * hidden), g: any DeviceBuffer
+        if ws.halfStorage {
+            // One GELU pass over fp32 scratch costs less than keeping n × hidden more halves.
+            g = try ws.activation(tag, "g", n * hidden)
+            try be.gelu(f1, g, count: n * hidden)
+        } else {
+            g = try ws.recall(tag, "g", n * hidden)
+        }
         let dg = try ws.get("bwd.dg", n * hidden), dh = try ws.get("bwd.dh", n * D)
         let dx1 = try ws.get("bwd.dx1", n * D), dAtt = try ws.get("bwd.datt", n * D)
         let dQKV = try ws.get("bwd.dqkv", n * 3 * D)

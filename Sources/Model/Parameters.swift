@@ -232,8 +232,9 @@ public final class ParameterStore {
 ///
 /// Activations a layer keeps from forward to backward go through `activation`/`keep`/`recall`.
 /// Normally each layer owns fp32 buffers. With `halfStorage` (`--amp`) the fp32 working copies
-/// live in scratch buffers shared by all layers and what is kept is an fp16 copy, converted back
-/// to fp32 in backward: the kept activation memory halves while all arithmetic stays fp32.
+/// live in scratch buffers shared by all layers (and, the encoder running in chunks, sized for
+/// one chunk) and what is kept is an fp16 copy, converted back to fp32 in backward: the kept
+/// activation memory halves while all arithmetic stays fp32.
 final class Workspace {
     let backend: any Backend
     private var buffers: [String: any DeviceBuffer] = [:]

@@ -13,19 +13,26 @@ final class AmpTests: XCTestCase {
         return list
     }
 
-    func testAmpHalvesKeptActivationMemory() throws {
+    /// The quick configuration (d 64, batch 128, 2 layers), one step each way: under amp the
+    /// device memory for weights, gradients and activations is at most 0.6 of fp32's, and the
+    /// activations kept for backward at most half (fp16 copies, GELU's output recomputed).
+    func testAmpDeviceMemoryAtMostSixTenthsOfFP32() throws {
         for be in backends() {
-            var o = TrainingTests.tinyOptions(seed: 5, dir: NSTemporaryDirectory())
-            o.batchSize = 32
-            var kept: [Int] = []
+            var o = TrainOptions.quick
+            o.seed = UInt64.random(in: 1...1000); o.saveDir = NSTemporaryDirectory(); o.logEvery = 0; o.ckptEvery = 0
+            var total: [Int] = [], kept: [Int] = []
             for amp in [false, true] {
                 o.amp = amp
                 let t = try Trainer(options: o, backend: be)
                 try t.trainStep()
+                let p = t.model.params
+                total.append(p.parameterBytes + p.gradientBytes + t.model.activationBytes)
                 kept.append(t.model.keptActivationBytes)
             }
-            let ratio = Double(kept[1]) / Double(kept[0])
-            XCTAssertEqual(ratio, 0.5, accuracy: 0.02, "\(be.description): kept \(kept[0]) -> \(kept[1]) bytes")
+            let ratio = Double(total[1]) / Double(total[0]), keptRatio = Double(kept[1]) / Double(kept[0])
+            XCTAssertLessThanOrEqual(ratio, 0.6, "\(be.description): \(total[0]) -> \(total[1]) bytes (seed \(o.seed))")
+            XCTAssertLessThanOrEqual(keptRatio, 0.5, "\(be.description): kept \(kept[0]) -> \(kept[1]) bytes")
+            XCTAssertGreaterThan(keptRatio, 0.3, "\(be.description): kept \(kept[0]) -> \(kept[1]) bytes")
         }
     }
 
