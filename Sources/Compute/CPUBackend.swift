@@ -385,22 +385,20 @@ public final class CPUBackend: Backend {
         let S = try cpu(src, .float32, "src"), D = try cpu(dst, .float16, "dst")
         try need(S, count, "src"); try need(D, count, "dst")
         let sp = S.floats, dp = D.halves
-        parallelFor(count, grain: 32768) { r in for i in r { dp[i] = halfBits(sp[i]) } }
+        parallelFor(count, grain: 32768) { r in ck_to_half(sp, dp, r.lowerBound, r.upperBound) }
     }
 
     public func fromHalf(_ src: any DeviceBuffer, _ dst: any DeviceBuffer, count: Int) throws {
         let S = try cpu(src, .float16, "src"), D = try cpu(dst, .float32, "dst")
         try need(S, count, "src"); try need(D, count, "dst")
         let sp = S.halves, dp = D.floats
-        parallelFor(count, grain: 32768) { r in for i in r { dp[i] = floatFromHalfBits(sp[i]) } }
+        parallelFor(count, grain: 32768) { r in ck_from_half(sp, dp, r.lowerBound, r.upperBound) }
     }
 
     public func accumulateHalf(_ src: any DeviceBuffer, into dst: any DeviceBuffer, count: Int) throws {
         let S = try cpu(src, .float32, "src"), D = try cpu(dst, .float16, "dst")
         try need(S, count, "src"); try need(D, count, "dst")
         let sp = S.floats, dp = D.halves
-        parallelFor(count, grain: 32768) { r in
-            for i in r { dp[i] = halfBits(floatFromHalfBits(dp[i]) + sp[i]) }
-        }
+        parallelFor(count, grain: 32768) { r in ck_accumulate_half(sp, dp, r.lowerBound, r.upperBound) }
     }
 }

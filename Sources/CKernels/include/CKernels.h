@@ -58,4 +58,10 @@ void ck_pool_run(ck_task_fn fn, void *ctx, long chunks);
 void ck_erf_array(const float *x, float *y, long n);
 void ck_exp_array(const float *x, float *y, long n);
 
+// fp32 <-> fp16 bits, round to nearest even (a NaN becomes the quiet NaN 0x7e00, signed), over [begin, end):
+// dst = half(src); dst = float(src); dst = half(float(dst) + src).
+void ck_to_half(const float *src, uint16_t *dst, long begin, long end);
+void ck_from_half(const uint16_t *src, float *dst, long begin, long end);
+void ck_accumulate_half(const float *src, uint16_t *dst, long begin, long end);
+
 #endif
