@@ -16,31 +16,36 @@ final class TrainingTests: XCTestCase {
 
 
     /// 2N steps straight and N steps + checkpoint + resume + N steps give bitwise-equal weights,
-    /// optimizer state and losses (dead-code restarts and EMA included).
+    /// optimizer state and losses (dead-code restarts and EMA included), in fp32 and under
+    /// `--amp` (fp16 copies, loss scale, the chunked encoder).
     func testResumeIsBitIdentical() throws {
-        let dir = try makeTempDir()
-        let seed = UInt64.random(in: 1...UInt64.max)
-        let be = CPUBackend(threads: 2)
-        let straight = try Trainer(options: Self.tinyOptions(seed: seed, dir: dir.path), backend: be)
-        var lossesA: [Double] = []
-        for _ in 0..<8 { lossesA.append(try straight.trainStep().stats.loss) }
+        for amp in [false, true] {
+            let dir = try makeTempDir()
+            let seed = UInt64.random(in: 1...UInt64.max)
+            let be = CPUBackend(threads: 2)
+            var o = Self.tinyOptions(seed: seed, dir: dir.path)
+            o.amp = amp
+            let straight = try Trainer(options: o, backend: be)
+            var lossesA: [Double] = []
+            for _ in 0..<8 { lossesA.append(try straight.trainStep().stats.loss) }
 
-        let first = try Trainer(options: Self.tinyOptions(seed: seed, dir: dir.path), backend: be)
-        var lossesB: [Double] = []
-        for _ in 0..<4 { lossesB.append(try first.trainStep().stats.loss) }
-        let url = dir.appendingPathComponent("half.safetensors")
-        try first.checkpoint().write(to: url)
-        let resumed = try Trainer.resume(from: url, backend: be)
-        XCTAssertEqual(resumed.step, 4)
-        for _ in 0..<4 { lossesB.append(try resumed.trainStep().stats.loss) }
+            let first = try Trainer(options: o, backend: be)
+            var lossesB: [Double] = []
+            for _ in 0..<4 { lossesB.append(try first.trainStep().stats.loss) }
+            let url = dir.appendingPathComponent("half.safetensors")
+            try first.checkpoint().write(to: url)
+            let resumed = try Trainer.resume(from: url, backend: be)
+            XCTAssertEqual(resumed.step, 4)
+            for _ in 0..<4 { lossesB.append(try resumed.trainStep().stats.loss) }
 
-        XCTAssertEqual(lossesA, lossesB, "losses differ after resume (seed \(seed))")
-        let a = try straight.model.params.snapshot(), b = try resumed.model.params.snapshot()
-        for (name, va) in a {
-            XCTAssertEqual(va.map(\.bitPattern), b[name]!.map(\.bitPattern), "\(name) differs bitwise (seed \(seed))")
+            XCTAssertEqual(lossesA, lossesB, "amp \(amp): losses differ after resume (seed \(seed))")
+            let a = try straight.model.params.snapshot(), b = try resumed.model.params.snapshot()
+            for (name, va) in a {
+                XCTAssertEqual(va.map(\.bitPattern), b[name]!.map(\.bitPattern), "amp \(amp): \(name) differs bitwise (seed \(seed))")
+            }
+            let sa = try straight.optimizer.state(), sb = try resumed.optimizer.state()
+            for (name, va) in sa { XCTAssertEqual(va.map(\.bitPattern), sb[name]!.map(\.bitPattern), "amp \(amp): \(name) differs") }
         }
-        let sa = try straight.optimizer.state(), sb = try resumed.optimizer.state()
-        for (name, va) in sa { XCTAssertEqual(va.map(\.bitPattern), sb[name]!.map(\.bitPattern), "\(name) differs") }
     }
 
     func testCorruptAndTruncatedCheckpointsGiveClearErrors() throws {
