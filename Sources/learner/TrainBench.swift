@@ -37,10 +37,11 @@ struct TrainBench: ParsableCommand {
         }
         print("| device | precision | median step (ms) | examples/s | weights+grads+activations (MiB) | optimizer (MiB) |")
         print("|---|---|---:|---:|---:|---:|")
-        var seqs: [Int] = [], sgemmLines: [String] = []
+        var seqs: [Int] = [], sgemmLines: [String] = [], memoryLines: [String] = []
         for name in devices.split(separator: ",").map(String.init) {
             let (backend, notice) = try selectBackend(name, threads: threads)
             if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
+            var bytes: [String: (step: Int, optimizer: Int)] = [:]
             for mode in modes {
                 o.amp = mode == "amp"
                 let flops = sgemm > 0 ? try countedFLOPs(o, backend) : []
@@ -71,11 +72,17 @@ struct TrainBench: ParsableCommand {
                 print(String(format: "| %@ | %@ | %.1f | %.0f | %.1f | %.1f |", backend.description as NSString, mode as NSString,
                              median, Double(o.batchSize) / (median / 1000), Double(stepBytes) * mib,
                              Double(trainer.optimizer.stateBytes) * mib))
+                bytes[mode] = (stepBytes, trainer.optimizer.stateBytes)
+            }
+            if let f = bytes["fp32"], let a = bytes["amp"] {
+                memoryLines.append(String(format: "%@: device memory amp / fp32 %.2f (weights+grads+activations), %.2f with the optimizer",
+                                          backend.description as NSString, Double(a.step) / Double(f.step),
+                                          Double(a.step + a.optimizer) / Double(f.step + f.optimizer)))
             }
         }
         // The padded length decides the encoder's work; a peer benchmark should use the same.
         print(String(format: "\nmean padded length of the timed batches: %.1f tokens", Double(seqs.reduce(0, +)) / Double(max(1, seqs.count))))
-        for line in sgemmLines { print(line) }
+        for line in memoryLines + sgemmLines { print(line) }
     }
 
     /// FLOPs of each of the timed steps as the profiler counts them (GEMM 2mnk, attention, the
