@@ -96,18 +96,32 @@ struct EncoderLayer {
          ("x1", n * dim), ("h2", n * dim), ("f1", n * hidden), ("g", n * hidden)]
     }
 
+    /// The buffers forward writes and backward reads, each kept role fetched through `role`
+    /// (`Workspace.activation` in forward, `Workspace.recall` in backward; GELU's output apart),
+    /// and the LayerNorm statistics, which stay fp32.
+    struct Activations {
+        let h1, qkv, probs, att, x1, h2, f1: any DeviceBuffer
+        let m1, r1, m2, r2: any DeviceBuffer
+    }
+
+    func activations(_ ws: Workspace, _ tag: String, rows n: Int, batch: Int, seq: Int,
+                     _ role: (String, Int) throws -> any DeviceBuffer) throws -> Activations {
+        let size = Dictionary(uniqueKeysWithValues: kept(n, batch: batch, seq: seq))
+        func r(_ name: String) throws -> any DeviceBuffer { try role(name, size[name]!) }
+        return Activations(h1: try r("h1"), qkv: try r("qkv"), probs: try r("probs"), att: try r("att"), x1: try r("x1"),
+                           h2: try r("h2"), f1: try r("f1"),
+                           m1: try ws.get("\(tag).m1", n), r1: try ws.get("\(tag).r1", n),
+                           m2: try ws.get("\(tag).m2", n), r2: try ws.get("\(tag).r2", n))
+    }
+
     /// x: [n, D] -> y: [n, D]. `tag` names this layer's buffers for this chunk of the batch.
     func forward(_ be: any Backend, ws: Workspace, tag: String, x: any DeviceBuffer, y: any DeviceBuffer,
                  lengths: any DeviceBuffer, starts: any DeviceBuffer, rows n: Int, batch: Int, seq: Int) throws {
         let D = dim
-        let h1 = try ws.activation(tag, "h1", n * D), m1 = try ws.get("\(tag).m1", n), r1 = try ws.get("\(tag).r1", n)
-        let qkvOut = try ws.activation(tag, "qkv", n * 3 * D)
-        let probs = try ws.activation(tag, "probs", batch * heads * seq * seq)
-        let att = try ws.activation(tag, "att", n * D)
-        let x1 = try ws.activation(tag, "x1", n * D)
-        let h2 = try ws.activation(tag, "h2", n * D), m2 = try ws.get("\(tag).m2", n), r2 = try ws.get("\(tag).r2", n)
-        let f1 = try ws.activation(tag, "f1", n * hidden), g = try ws.activation(tag, "g", n * hidden)
-        let f2 = try ws.get("fwd.f2", n * D)
+        let a = try activations(ws, tag, rows: n, batch: batch, seq: seq) { try ws.activation(tag, $0, $1) }
+        let (h1, qkvOut, probs, att, x1, h2, f1) = (a.h1, a.qkv, a.probs, a.att, a.x1, a.h2, a.f1)
+        let (m1, r1, m2, r2) = (a.m1, a.r1, a.m2, a.r2)
+        let g = try ws.activation(tag, "g", n * hidden), f2 = try ws.get("fwd.f2", n * D)
 
         try ln1.forward(be, x: x, y: h1, mean: m1, rstd: r1, rows: n)
         try qkv.forward(be, x: h1, y: qkvOut, rows: n)
@@ -133,13 +147,10 @@ struct EncoderLayer {
                   dX: any DeviceBuffer, lengths: any DeviceBuffer, starts: any DeviceBuffer, rows n: Int,
                   batch: Int, seq: Int) throws {
         let D = dim
-        let h1 = try ws.recall(tag, "h1", n * D), m1 = try ws.get("\(tag).m1", n), r1 = try ws.get("\(tag).r1", n)
-        let qkvOut = try ws.recall(tag, "qkv", n * 3 * D)
-        let probs = try ws.recall(tag, "probs", batch * heads * seq * seq)
-        let att = try ws.recall(tag, "att", n * D)
-        let x1 = try ws.recall(tag, "x1", n * D)
-        let h2 = try ws.recall(tag, "h2", n * D), m2 = try ws.get("\(tag).m2", n), r2 = try ws.get("\(tag).r2", n)
-        let f1 = try ws.recall(tag, "f1", n * hidden), g: any DeviceBuffer
+        let a = try activations(ws, tag, rows: n, batch: batch, seq: seq) { try ws.recall(tag, $0, $1) }
+        let (h1, qkvOut, probs, att, x1, h2, f1) = (a.h1, a.qkv, a.probs, a.att, a.x1, a.h2, a.f1)
+        let (m1, r1, m2, r2) = (a.m1, a.r1, a.m2, a.r2)
+        let g: any DeviceBuffer
         if ws.halfStorage {
             // One GELU pass over fp32 scratch costs less than keeping n × hidden more halves.
             g = try ws.activation(tag, "g", n * hidden)
