@@ -14,8 +14,7 @@ extension ConceptModel {
     /// Inside the encoder the batch's Nv real tokens are stored back to back without padding
     /// (sequence b from row starts[b]): padding rows would cost every GEMM, LayerNorm and GELU as
     /// much as real ones (a batch is padded to its longest question, about 1.6 times the mean).
-    /// Only xf, which the rest of the model reads per position, is laid out [B, T, D] again, with
-    /// zero rows at the padding.
+    /// The rest of the model reads only the [CLS] rows, gathered straight from the packed rows.
     ///
     /// The encoder runs its sequences in `EncoderChunk`s, each through every layer: one chunk in
     /// fp32; under `--amp` several, so the fp32 working buffers the ops compute in hold one chunk
@@ -24,7 +23,7 @@ extension ConceptModel {
         let cfg = config, be = backend
         let B = batch.size, T = batch.seq, D = cfg.dModel, N = B * T
         let lens = batch.lengths.map { max(1, min(T, Int($0))) }
-        let ids = try ws.get("ids.tokens", N, .int32), clsIds = try ws.get("ids.cls", B, .int32)
+        let ids = try ws.get("ids.tokens", N, .int32)
         let numbersBuf = try ws.get("ids.numbers", B * cfg.slots * cfg.places, .int32)
         let targetsBuf = try ws.get("ids.targets", B * 2, .int32)
         let digits = Set(cfg.digitTokenIds)
@@ -33,14 +32,12 @@ extension ConceptModel {
         let positions = Self.wordPositions(batch)
         let slots = batch.slots.map { min(max($0, 0), Int32(cfg.slots + 1)) }
         try be.upload(tokens, to: ids)
-        try be.upload((0..<B).map { Int32($0 * T) }, to: clsIds)
         let numbers = readNumbers(batch)
         try be.upload(numbers, to: numbersBuf)
         try be.upload(Self.encodeTargets(batch.targets, count: B), to: targetsBuf)
 
         let chunks = EncoderChunk.split(lengths: lens, into: ws.halfStorage ? ampEncoderChunks : 1)
-        let xf = try ws.get("xf", N * D)
-        try be.fill(xf, value: 0, offset: 0, count: N * D)
+        let summary = try ws.get("summary", B * D)
         for chunk in chunks {
             let n = chunk.rowCount, c = chunk.tag, seqs = chunk.sequences
             // Per chunk: its rows' ids, its sequences' lengths and starts (from the chunk's row 0)
@@ -76,31 +73,38 @@ extension ConceptModel {
             }
             let packed = try ws.get("xf.packed", n * D)
             try lnF.forward(be, x: x, y: packed, mean: try ws.get("\(c).lnf.m", n), rstd: try ws.get("\(c).lnf.r", n), rows: n)
-            // Back to [B, T, D]: each padded row receives at most one packed row, so the
-            // scatter-add into zeros is an exact copy.
-            try be.embeddingScatterAdd(dOut: packed, ids: try ws.get("\(c).ids.valid", n, .int32), dTable: xf, count: n, dim: D)
+            // s: each sequence's [CLS] row, its first (the chunk's starts), into summary rows b0 ..< b1.
+            let rows = try chunks.count == 1 ? summary : ws.get("summary.chunk", seqs.count * D)
+            try be.embeddingGather(table: packed, ids: starts, out: rows, count: seqs.count, dim: D)
+            if chunks.count > 1 {
+                try be.copy(rows, srcOffset: 0, to: summary, dstOffset: seqs.lowerBound * D, count: seqs.count * D)
+            }
         }
-        try be.embeddingGather(table: xf, ids: clsIds, out: try ws.get("summary", B * D), count: B, dim: D)
         encoderChunks = chunks
         return numbers
     }
 
-    /// ds: [B, D] (the summary's gradient) -> dxf: [B, T, D] at the [CLS] rows -> each chunk's
-    /// real rows [n, D] -> final LayerNorm -> layers -> the four embedding tables.
+    /// ds: [B, D] (the summary's gradient) -> each chunk's [CLS] rows of its packed rows [n, D]
+    /// (zero elsewhere) -> final LayerNorm -> layers -> the four embedding tables.
     func encoderBackward(rows B: Int, seq T: Int, ds: any DeviceBuffer) throws {
-        let be = backend, D = config.dModel, N = B * T
-        let dxf = try ws.get("xf.grad", N * D)
-        try be.fill(dxf, value: 0, offset: 0, count: N * D)
-        try be.embeddingScatterAdd(dOut: ds, ids: try ws.get("ids.cls", B, .int32), dTable: dxf, count: B, dim: D)
+        let be = backend, D = config.dModel
         for chunk in encoderChunks {
-            let n = chunk.rowCount, c = chunk.tag
+            let n = chunk.rowCount, c = chunk.tag, seqs = chunk.sequences
             let dPacked = try ws.get("xf.packed.grad", n * D)
-            try be.embeddingGather(table: dxf, ids: try ws.get("\(c).ids.valid", n, .int32), out: dPacked, count: n, dim: D)
+            try be.fill(dPacked, value: 0, offset: 0, count: n * D)
+            var dsRows = ds
+            if encoderChunks.count > 1 {
+                dsRows = try ws.get("summary.chunk.grad", seqs.count * D)
+                try be.copy(ds, srcOffset: seqs.lowerBound * D, to: dsRows, dstOffset: 0, count: seqs.count * D)
+            }
+            // Each [CLS] row receives its one gradient row: the scatter-add into zeros is a copy.
+            try be.embeddingScatterAdd(dOut: dsRows, ids: try ws.get("\(c).ids.starts", seqs.count, .int32), dTable: dPacked,
+                                       count: seqs.count, dim: D)
             let dx = try ws.get("x.grad", n * D)
             try lnF.backward(be, x: try ws.recall(c, "stream\(layers.count)", n * D), mean: try ws.get("\(c).lnf.m", n),
                              rstd: try ws.get("\(c).lnf.r", n), dY: dPacked, dX: dx, rows: n)
-            let lengths = try ws.get("\(c).ids.lengths", chunk.sequences.count, .int32)
-            let starts = try ws.get("\(c).ids.starts", chunk.sequences.count, .int32)
+            let lengths = try ws.get("\(c).ids.lengths", seqs.count, .int32)
+            let starts = try ws.get("\(c).ids.starts", seqs.count, .int32)
             for l in stride(from: layers.count - 1, through: 0, by: -1) {
                 try layers[l].backward(be, ws: ws, tag: "\(layers[l].name).\(c)", x: try ws.recall(c, "stream\(l)", n * D),
                                        dY: dx, dX: dx, lengths: lengths, starts: starts, rows: n,

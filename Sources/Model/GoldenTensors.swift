@@ -34,7 +34,18 @@ extension ConceptModel {
         try ints("reasoner.trace", "out.reasoner_trace", [B, ReasonerSpec.traceWidth])
         try floats("summary", "act.summary", [B, D])
         try floats("words.u", "act.words_u", [B, D])
-        try floats("xf", "act.encoder_out", [B, T, D])
+        // The encoder's output as [B, T, D] with zero rows at the padding, from its packed rows
+        // (the dump is of an fp32 forward: one chunk, all rows).
+        guard encoderChunks.count == 1, let chunk = encoderChunks.first else {
+            throw ModelError.invalidBatch("golden tensors need an fp32 forward (one encoder chunk), got \(encoderChunks.count) chunks")
+        }
+        let packed = try be.download(try ws.get("xf.packed", chunk.rowCount * D), offset: 0, count: chunk.rowCount * D)
+        let valid = try be.downloadInt32(try ws.get("\(chunk.tag).ids.valid", chunk.rowCount, .int32), offset: 0, count: chunk.rowCount)
+        var encoderOut = [Float](repeating: 0, count: B * T * D)
+        for (row, position) in valid.enumerated() {
+            encoderOut.replaceSubrange(Int(position) * D ..< (Int(position) + 1) * D, with: packed[row * D ..< (row + 1) * D])
+        }
+        out["act.encoder_out"] = ([B, T, D], encoderOut)
         try floats("ctrl.in", "act.controller_in", [B, D + cfg.codeVectorWidth])
         try ints("ids.numbers", "act.numbers", [B, cfg.slots, cfg.places])
         for p in 0..<cfg.vqHeads {
