@@ -8,8 +8,8 @@ import Compute
 /// trained ones. The digit values go only to the typed reasoner, which computes on them exactly.
 extension ConceptModel {
     /// Uploads the batch (ids, positions, slots, lengths, number digits, targets) and runs
-    /// x0 = tok + pos + place + slot: [Nv, D] -> layers -> LN -> xf: [B, T, D];
-    /// s = xf[:, 0]: [B, D] (the [CLS] state). Returns the numbers as read, int32 [B, slots, places].
+    /// x0 = tok + pos + place + slot: [Nv, D] -> layers -> LN: [Nv, D]; s: [B, D] is each
+    /// sequence's first row (the [CLS] state). Returns the numbers as read, int32 [B, slots, places].
     ///
     /// Inside the encoder the batch's Nv real tokens are stored back to back without padding
     /// (sequence b from row starts[b]): padding rows would cost every GEMM, LayerNorm and GELU as
@@ -47,7 +47,7 @@ extension ConceptModel {
             for (column, buffer) in zip([tokens, positions, places, slots], packedIds) {
                 try be.upload(valid.map { column[Int($0)] }, to: buffer)
             }
-            try be.upload(valid, to: try ws.get("\(c).ids.valid", n, .int32))
+            try be.upload(valid, to: try ws.get("\(c).ids.valid", n, .int32))   // for the golden dump
             let lengths = try ws.get("\(c).ids.lengths", seqs.count, .int32)
             let starts = try ws.get("\(c).ids.starts", seqs.count, .int32)
             try be.upload(seqs.map { Int32(lens[$0]) }, to: lengths)
@@ -97,18 +97,16 @@ extension ConceptModel {
                 dsRows = try ws.get("summary.chunk.grad", seqs.count * D)
                 try be.copy(ds, srcOffset: seqs.lowerBound * D, to: dsRows, dstOffset: 0, count: seqs.count * D)
             }
+            let lengths = try ws.get("\(c).ids.lengths", seqs.count, .int32)
+            let starts = try ws.get("\(c).ids.starts", seqs.count, .int32)
             // Each [CLS] row receives its one gradient row: the scatter-add into zeros is a copy.
-            try be.embeddingScatterAdd(dOut: dsRows, ids: try ws.get("\(c).ids.starts", seqs.count, .int32), dTable: dPacked,
-                                       count: seqs.count, dim: D)
+            try be.embeddingScatterAdd(dOut: dsRows, ids: starts, dTable: dPacked, count: seqs.count, dim: D)
             let dx = try ws.get("x.grad", n * D)
             try lnF.backward(be, x: try ws.recall(c, "stream\(layers.count)", n * D), mean: try ws.get("\(c).lnf.m", n),
                              rstd: try ws.get("\(c).lnf.r", n), dY: dPacked, dX: dx, rows: n)
-            let lengths = try ws.get("\(c).ids.lengths", seqs.count, .int32)
-            let starts = try ws.get("\(c).ids.starts", seqs.count, .int32)
             for l in stride(from: layers.count - 1, through: 0, by: -1) {
                 try layers[l].backward(be, ws: ws, tag: "\(layers[l].name).\(c)", x: try ws.recall(c, "stream\(l)", n * D),
-                                       dY: dx, dX: dx, lengths: lengths, starts: starts, rows: n,
-                                       batch: chunk.sequences.count, seq: T)
+                                       dY: dx, dX: dx, lengths: lengths, starts: starts, rows: n, batch: seqs.count, seq: T)
             }
             let tables = [tokEmb, posEmb, placeEmb, slotEmb]
             let ids = try Self.embeddingRoles.map { try ws.get("\(c).ids.\($0)", n, .int32) }
