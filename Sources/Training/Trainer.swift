@@ -146,8 +146,7 @@ public final class Trainer {
     public func trainStep(readback: Bool = true) throws -> (stats: StepStats, gradNorm: Float, lr: Float) {
         let questions = options.course.map { courseQuestions($0, count: options.batchSize) }
             ?? generator.generate(split: .train, count: options.batchSize, rng: &dataRNG)
-        var batch = try batcher.batch(questions)
-        batch.relabelNumbers(questions, slots: model.config.slots, rng: &dataRNG)
+        let batch = try batcher.batch(questions)
         lastBatchSeq = batch.seq
         var total: StepStats?
         while total == nil {
