@@ -1,10 +1,10 @@
 #include "CKernels.h"
 #include "simd.h"
 
-// fp32 <-> fp16 bit conversions, round to nearest even, 16 lanes at a time: the same integer
-// algorithm as the Swift scalar code in Sources/Compute/HalfConversion.swift (after F. Giesen's
-// public-domain float_to_half_fast3_rtne and half_to_float), written with masks instead of
-// branches so it vectorises in every clone, F16C or not, and gives the same bits on every CPU.
+// fp32 <-> fp16 bit conversions, round to nearest even, 16 lanes at a time: F. Giesen's
+// public-domain float_to_half_fast3_rtne and half_to_float (the scalar Swift code these replace,
+// in git history), written with masks instead of branches so they vectorise in every clone,
+// F16C or not, and give the same bits on every CPU.
 
 typedef uint16_t ck_h16 __attribute__((ext_vector_type(16)));
 
